@@ -1,0 +1,198 @@
+"""The treatment place's catalogue and the split of one fee line (settlement.md, step 1).
+
+就医地目录: the catalogue of the treatment place decides which part of each fee line is in the
+insurance's scope. Entries exist at province (``xx0000``), city (``xxxx00``) or county/district
+level; the most specific entry valid on the line's date wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from .codes import ChrgitmLv, city_of, province_of
+from .money import ZERO, round_fen
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    admdvs: str
+    med_list_codg: str
+    med_list_name: str
+    med_chrgitm_type: str
+    chrgitm_lv: ChrgitmLv
+    selfpay_prop: Decimal
+    pric_uplmt_amt: Decimal | None
+    lmt_used_flag: bool
+    lmt_dise_codes: frozenset[str]
+    begndate: date
+    enddate: date | None
+
+    def valid_on(self, day: date) -> bool:
+        return self.begndate <= day and (self.enddate is None or day <= self.enddate)
+
+
+def lookup_levels(institution_admdvs: str) -> tuple[str, ...]:
+    """The division codes to look in, most specific first, without repeats."""
+    levels: list[str] = []
+    for code in (institution_admdvs, city_of(institution_admdvs), province_of(institution_admdvs)):
+        if code not in levels:
+            levels.append(code)
+    return tuple(levels)
+
+
+def resolve_entry(
+    entries: Iterable[CatalogueEntry], institution_admdvs: str, day: date
+) -> CatalogueEntry | None:
+    """The entry for one item that applies at an institution on a day.
+
+    ``entries`` are all entries of one ``med_list_codg`` at any level. An entry that has expired
+    at a more specific level falls back to the next level. Among several valid entries of one
+    level, the most recent ``begndate`` wins.
+    """
+    by_level: dict[str, list[CatalogueEntry]] = {}
+    for entry in entries:
+        if entry.valid_on(day):
+            by_level.setdefault(entry.admdvs, []).append(entry)
+    for level in lookup_levels(institution_admdvs):
+        candidates = by_level.get(level)
+        if candidates:
+            return max(candidates, key=lambda e: e.begndate)
+    return None
+
+
+@dataclass(frozen=True)
+class LineSplit:
+    """The platform's answer for one fee line (2204 ``result[]``)."""
+
+    feedetl_sn: str
+    det_item_fee_sumamt: Decimal
+    cnt: Decimal
+    pric: Decimal
+    pric_uplmt_amt: Decimal | None
+    selfpay_prop: Decimal
+    fulamt_ownpay_amt: Decimal
+    overlmt_amt: Decimal
+    preselfpay_amt: Decimal
+    inscp_scp_amt: Decimal
+    chrgitm_lv: str
+    med_chrgitm_type: str
+    lmt_used_flag: str
+    memo: str
+
+    @property
+    def parts_total(self) -> Decimal:
+        return self.fulamt_ownpay_amt + self.overlmt_amt + self.preselfpay_amt + self.inscp_scp_amt
+
+
+def arithmetic_problem(pric: Decimal, cnt: Decimal, total: Decimal) -> str | None:
+    """Why a line's own arithmetic is wrong (Chinese, naming the field), or None."""
+    if cnt <= 0:
+        return f"数量cnt必须大于0（收到{cnt}）"
+    if pric < 0:
+        return f"单价pric不能为负数（收到{pric}）"
+    expected = round_fen(pric * cnt)
+    if total != expected:
+        return f"明细项目费用总额det_item_fee_sumamt应为单价×数量={expected}，收到{total}"
+    return None
+
+
+def split_line(
+    feedetl_sn: str,
+    pric: Decimal,
+    cnt: Decimal,
+    total: Decimal,
+    entry: CatalogueEntry | None,
+    dise_codg: str | None,
+) -> LineSplit:
+    """Split a line whose arithmetic has been checked into its four parts."""
+    if entry is None:
+        return _self_paid(feedetl_sn, pric, cnt, total, None, "目录外项目，全自费")
+    if entry.chrgitm_lv == ChrgitmLv.SELF_PAID:
+        return _self_paid(feedetl_sn, pric, cnt, total, entry, "丙类（自费）项目，全自费")
+    if entry.lmt_used_flag and (dise_codg is None or dise_codg not in entry.lmt_dise_codes):
+        allowed = "、".join(sorted(entry.lmt_dise_codes)) or "无"
+        return _self_paid(
+            feedetl_sn,
+            pric,
+            cnt,
+            total,
+            entry,
+            f"限定病种（{allowed}）使用，本次就诊病种{dise_codg or '未知'}不符，全自费",
+        )
+    ceiling = entry.pric_uplmt_amt
+    overlmt = ZERO
+    memo = ""
+    if ceiling is not None and pric > ceiling:
+        overlmt = round_fen((pric - ceiling) * cnt)
+        memo = f"单价{pric}超过限价{ceiling}，超出部分{overlmt}自付"
+    base = total - overlmt
+    preselfpay = (
+        round_fen(base * entry.selfpay_prop) if entry.chrgitm_lv == ChrgitmLv.CLASS_B else ZERO
+    )
+    return LineSplit(
+        feedetl_sn=feedetl_sn,
+        det_item_fee_sumamt=total,
+        cnt=cnt,
+        pric=pric,
+        pric_uplmt_amt=ceiling,
+        selfpay_prop=entry.selfpay_prop,
+        fulamt_ownpay_amt=ZERO,
+        overlmt_amt=overlmt,
+        preselfpay_amt=preselfpay,
+        inscp_scp_amt=base - preselfpay,
+        chrgitm_lv=entry.chrgitm_lv.value,
+        med_chrgitm_type=entry.med_chrgitm_type,
+        lmt_used_flag="1" if entry.lmt_used_flag else "0",
+        memo=memo,
+    )
+
+
+def _self_paid(
+    feedetl_sn: str,
+    pric: Decimal,
+    cnt: Decimal,
+    total: Decimal,
+    entry: CatalogueEntry | None,
+    memo: str,
+) -> LineSplit:
+    return LineSplit(
+        feedetl_sn=feedetl_sn,
+        det_item_fee_sumamt=total,
+        cnt=cnt,
+        pric=pric,
+        pric_uplmt_amt=entry.pric_uplmt_amt if entry else None,
+        selfpay_prop=entry.selfpay_prop if entry else Decimal("1"),
+        fulamt_ownpay_amt=total,
+        overlmt_amt=ZERO,
+        preselfpay_amt=ZERO,
+        inscp_scp_amt=ZERO,
+        chrgitm_lv=entry.chrgitm_lv.value if entry else ChrgitmLv.SELF_PAID.value,
+        med_chrgitm_type=entry.med_chrgitm_type if entry else "",
+        lmt_used_flag=("1" if entry.lmt_used_flag else "0") if entry else "0",
+        memo=memo,
+    )
+
+
+@dataclass(frozen=True)
+class LineSums:
+    """Sums over the lines a settlement covers (settlement.md, step 2)."""
+
+    medfee_sumamt: Decimal
+    fulamt_ownpay_amt: Decimal
+    overlmt_selfpay: Decimal
+    preselfpay_amt: Decimal
+    inscp_scp_amt: Decimal
+
+    @classmethod
+    def of(cls, lines: Iterable[LineSplit]) -> LineSums:
+        medfee = fulamt = overlmt = preselfpay = inscp = ZERO
+        for line in lines:
+            medfee += line.det_item_fee_sumamt
+            fulamt += line.fulamt_ownpay_amt
+            overlmt += line.overlmt_amt
+            preselfpay += line.preselfpay_amt
+            inscp += line.inscp_scp_amt
+        return cls(medfee, fulamt, overlmt, preselfpay, inscp)

@@ -1,0 +1,71 @@
+"""Decimal money with one explicit rounding rule (settlement.md, "Numbers").
+
+Amounts carry 2 decimals, unit prices 6, quantities 4, ratios 4. "round" means quantize to
+0.01 with ROUND_HALF_UP, and it happens only where settlement.md says.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+ZERO = Decimal("0.00")
+FEN = Decimal("0.01")
+
+AMOUNT_PLACES = 2
+PRICE_PLACES = 6
+QUANTITY_PLACES = 4
+RATIO_PLACES = 4
+
+
+def round_fen(value: Decimal) -> Decimal:
+    """The one rounding function: to 0.01, half up."""
+    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def places(value: Decimal) -> int:
+    """Number of decimal places written in ``value`` (0 for integers)."""
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+class NotANumber(ValueError):
+    """The text or value is not a finite decimal number."""
+
+
+def to_decimal(value: object) -> Decimal:
+    """Convert a JSON number, numeric string or Decimal to a finite Decimal.
+
+    Floats are converted through ``repr`` so that ``0.1`` becomes ``Decimal('0.1')``;
+    booleans are refused (JSON ``true`` is not a number).
+    """
+    if isinstance(value, bool) or value is None:
+        raise NotANumber(repr(value))
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise NotANumber(repr(value))
+        try:
+            result = Decimal(text)
+        except InvalidOperation as exc:
+            raise NotANumber(repr(value)) from exc
+    else:
+        raise NotANumber(repr(value))
+    if not result.is_finite():
+        raise NotANumber(repr(value))
+    return result
+
+
+def amount(value: object) -> Decimal:
+    """A money amount normalised to two places (no rounding: callers check places first)."""
+    return to_decimal(value).quantize(FEN)
+
+
+def json_amount(value: Decimal) -> Decimal:
+    """An amount as it is answered: exactly two places."""
+    return value.quantize(FEN)

@@ -1,0 +1,1 @@
+"""The national hospital interface: envelope, signature, idempotency, transactions."""

@@ -1,0 +1,167 @@
+"""The HTTP adapter: ``POST /fsi/api/rsfComIfsService/callService`` and ``/fsi/api/{infno}``.
+
+It authenticates, parses the envelope and the input, runs the transaction through the
+idempotent message service and renders the national envelope. It computes no money.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy import Engine
+
+from medsettle.domain.errors import DomainError, ErrCode
+from medsettle.jsonio import dumps_bytes, loads
+from medsettle.services import messages
+from medsettle.services.context import CallContext, china_now, fmt_time, new_id
+
+from .auth import authenticate
+from .fields import Obj, Text, When, bad
+from .transactions import TRANSACTIONS, names_person, parse_input
+
+log = logging.getLogger("medsettle.interface")
+
+MAX_BODY = 2 * 1024 * 1024  # 2 MiB: 1,000 fee lines fit with room to spare
+
+ENVELOPE = Obj(
+    {
+        "infno": Text(True, 4),
+        "msgid": Text(True, 30),
+        "mdtrtarea_admvs": Text(False, 6),
+        "insuplc_admdvs": Text(False, 6),
+        "recer_sys_code": Text(False, 30),
+        "signtype": Text(False, 20),
+        "infver": Text(False, 10),
+        "opter_type": Text(False, 3),
+        "opter": Text(False, 30),
+        "opter_name": Text(False, 50),
+        "inf_time": When(False),
+        "fixmedins_code": Text(True, 30),
+        "fixmedins_name": Text(False, 200),
+        "sign_no": Text(False, 40),
+    }
+)
+
+
+def envelope_answer(
+    code: ErrCode | None, message: str, output: Any, msgid: str, received: str
+) -> dict[str, Any]:
+    now = china_now()
+    return {
+        "infcode": 0 if code is None else -1,
+        "inf_refmsgid": new_id("R", now),
+        "refmsg_time": received,
+        "respond_time": fmt_time(now),
+        "err_msg": message,
+        "err_code": "" if code is None else code.value,
+        "warn_msg": "",
+        "signtype": "",
+        "cainfo": "",
+        "output": output if output is not None else {},
+    }
+
+
+def respond(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(
+        dumps_bytes(body), status_code=status, media_type="application/json; charset=utf-8"
+    )
+
+
+def create_app(engine: Engine) -> FastAPI:
+    app = FastAPI(
+        title="medsettle", description="跨省异地就医门诊慢特病直接结算平台", docs_url="/docs"
+    )
+    app.state.engine = engine
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/fsi/api/rsfComIfsService/callService")
+    async def call_service(request: Request) -> Response:
+        return await _call(engine, request, None)
+
+    @app.post("/fsi/api/{infno}")
+    async def call_by_path(infno: str, request: Request) -> Response:
+        return await _call(engine, request, infno)
+
+    return app
+
+
+async def _call(engine: Engine, request: Request, path_infno: str | None) -> Response:
+    body = await request.body()
+    received = fmt_time(china_now())
+    # FastAPI runs sync work in a thread pool; the database calls below block, so hand off.
+    from starlette.concurrency import run_in_threadpool
+
+    status, answer = await run_in_threadpool(
+        handle, engine, dict(request.headers), body, path_infno, received
+    )
+    return respond(answer, status)
+
+
+def handle(
+    engine: Engine, headers: dict[str, str], body: bytes, path_infno: str | None, received: str
+):
+    """The whole path of one message; returns (HTTP status, answer)."""
+    msgid = ""
+    try:
+        now = china_now()
+        institution = authenticate(engine, headers, now, time.time())
+        if len(body) > MAX_BODY:
+            raise bad("请求体", f"过大（超过{MAX_BODY}字节）")
+        try:
+            raw = loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DomainError(
+                ErrCode.BAD_REQUEST, f"请求体不是合法的UTF-8 JSON：{exc}"[:300]
+            ) from None
+        if not isinstance(raw, dict):
+            raise DomainError(ErrCode.BAD_REQUEST, "请求体应为JSON对象（报文信封）")
+        envelope = ENVELOPE.check(raw, "")
+        envelope = {k: v for k, v in envelope.items()}
+        msgid = envelope["msgid"]
+        if envelope["fixmedins_code"] != institution.fixmedins_code:
+            raise DomainError(
+                ErrCode.AUTH_FAILED, "身份认证失败：报文fixmedins_code与x-tif-paasid不一致"
+            )
+        infno = envelope["infno"]
+        if path_infno is not None and path_infno != infno:
+            raise DomainError(
+                ErrCode.BAD_REQUEST, f"路径中的交易编号{path_infno}与报文infno={infno}不一致"
+            )
+        transaction = TRANSACTIONS.get(infno)
+        if transaction is None:
+            raise DomainError(ErrCode.UNKNOWN_INFNO, f"交易编号infno={infno}未实现")
+        raw_input = raw.get("input")
+        if raw_input is None:
+            raise bad("input", "缺失（必填）")
+        if not isinstance(raw_input, dict):
+            raise bad("input", "应为JSON对象")
+        parsed = parse_input(transaction, raw_input)
+        if names_person(raw_input) and not envelope.get("insuplc_admdvs"):
+            raise bad("insuplc_admdvs", "缺失：输入中含人员编号psn_no时必须填写参保地医保区划")
+        ctx = CallContext(
+            institution=institution,
+            msgid=msgid,
+            infno=infno,
+            now=now,
+            insuplc_admdvs=envelope.get("insuplc_admdvs") or "",
+            opter=envelope.get("opter") or "",
+        )
+        output = messages.run(engine, ctx, raw_input, transaction.handler, parsed)
+        return 200, envelope_answer(None, "", output, msgid, received)
+    except DomainError as refusal:
+        status = 401 if refusal.code == ErrCode.AUTH_FAILED else 200
+        return status, envelope_answer(refusal.code, refusal.message, None, msgid, received)
+    except Exception:  # a bug, or the database is down: say so, never leak a stack trace
+        log.exception("unexpected failure answering msgid=%s", msgid)
+        return 500, envelope_answer(None, "", None, msgid, received) | {
+            "infcode": -1,
+            "err_code": "INTERNAL_ERROR",
+            "err_msg": "平台内部错误，交易未完成，可使用相同msgid重试",
+        }

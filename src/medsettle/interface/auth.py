@@ -1,0 +1,91 @@
+"""The gateway signature: ``x-tif-signature`` = sha256(timestamp + secret + nonce + timestamp).
+
+Secrets are kept encrypted with the platform key (the server needs them to check signatures).
+A nonce is remembered for the 300-second window and refused if it comes again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+
+from cryptography.fernet import InvalidToken
+from sqlalchemy import Engine
+
+from medsettle.domain.errors import ErrCode, fail
+from medsettle.domain.records import Institution
+from medsettle.services.keys import fernet
+from medsettle.storage.database import UnitOfWork
+
+WINDOW_SECONDS = 300
+NONCE_MIN, NONCE_MAX = 8, 64
+
+
+def signature(timestamp: str, secret: str, nonce: str) -> str:
+    return hashlib.sha256(f"{timestamp}{secret}{nonce}{timestamp}".encode()).hexdigest()
+
+
+def sign_headers(code: str, secret: str, now: float, nonce: str | None = None) -> dict[str, str]:
+    """Headers an HIS sends; used by the tests, the benchmarks and the demo client."""
+    timestamp = str(int(now))
+    nonce = nonce or secrets.token_hex(16)
+    return {
+        "x-tif-paasid": code,
+        "x-tif-timestamp": timestamp,
+        "x-tif-nonce": nonce,
+        "x-tif-signature": signature(timestamp, secret, nonce),
+    }
+
+
+def _refuse(reason: str):
+    return fail(ErrCode.AUTH_FAILED, f"身份认证失败：{reason}")
+
+
+def authenticate(
+    engine: Engine, headers: Mapping[str, str], now: datetime, epoch: float
+) -> Institution:
+    """Check the four headers; remember the nonce. Raises AUTH_FAILED with the reason."""
+    code = headers.get("x-tif-paasid") or ""
+    timestamp = headers.get("x-tif-timestamp") or ""
+    nonce = headers.get("x-tif-nonce") or ""
+    given = (headers.get("x-tif-signature") or "").lower()
+    missing = [
+        name
+        for name, value in (
+            ("x-tif-paasid", code),
+            ("x-tif-timestamp", timestamp),
+            ("x-tif-nonce", nonce),
+            ("x-tif-signature", given),
+        )
+        if not value
+    ]
+    if missing:
+        raise _refuse(f"缺少请求头{'、'.join(missing)}")
+    if not timestamp.isdigit():
+        raise _refuse("x-tif-timestamp应为Unix秒数")
+    if abs(epoch - int(timestamp)) > WINDOW_SECONDS:
+        raise _refuse("x-tif-timestamp与服务器时间相差超过300秒")
+    if not (NONCE_MIN <= len(nonce) <= NONCE_MAX):
+        raise _refuse("x-tif-nonce长度应为8–64个字符")
+    with UnitOfWork(engine) as uow:
+        institution = uow.repo.institution(code)
+        if institution is None:
+            raise _refuse(f"未知的定点医药机构{code}")
+        if not institution.open_on(now.date()):
+            raise _refuse(f"定点医药机构{code}不在协议有效期内")
+        row = uow.repo.live_secret(code)
+        if row is None:
+            raise _refuse(f"定点医药机构{code}没有有效的接口密钥")
+        try:
+            secret = fernet().decrypt(row.secret_enc.encode()).decode()
+        except InvalidToken:
+            raise _refuse("接口密钥无法解密（平台密钥已更换？请重新签发）") from None
+        if not hmac.compare_digest(given, signature(timestamp, secret, nonce)):
+            raise _refuse("签名x-tif-signature不正确")
+        if not uow.repo.remember_nonce(code, nonce, int(timestamp), int(epoch) - WINDOW_SECONDS):
+            raise _refuse("x-tif-nonce已使用过（重放请求）")
+        uow.commit()
+    return institution

@@ -1,0 +1,165 @@
+"""Declarative checks of a transaction's input: every problem becomes BAD_REQUEST with a
+Chinese message that names the field by its path (``input.data.begntime``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from medsettle.domain.errors import ErrCode, fail
+from medsettle.domain.money import NotANumber, places, to_decimal
+
+MAX_AMOUNT = Decimal("1000000000")  # 1e9 yuan: far above any real visit
+
+
+def bad(path: str, message: str):
+    return fail(ErrCode.BAD_REQUEST, f"字段{path}{message}")
+
+
+@dataclass(frozen=True)
+class Text:
+    required: bool = False
+    max_len: int = 50
+    choices: tuple[str, ...] = ()
+
+    def check(self, value: Any, path: str) -> str | None:
+        if value is None or value == "":
+            if self.required:
+                raise bad(path, "缺失（必填）")
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise bad(path, f"应为字符串，收到{type(value).__name__}")
+        text = str(value).strip()
+        if not text and self.required:
+            raise bad(path, "缺失（必填）")
+        if len(text) > self.max_len:
+            raise bad(path, f"长度不能超过{self.max_len}个字符（收到{len(text)}个）")
+        if self.choices and text not in self.choices:
+            raise bad(path, f"取值应为{'/'.join(self.choices)}之一，收到{text!r}")
+        return text
+
+
+@dataclass(frozen=True)
+class Number:
+    """A JSON number or numeric string with at most ``max_places`` decimals."""
+
+    required: bool = False
+    max_places: int = 2
+    minimum: Decimal | None = None
+    maximum: Decimal = MAX_AMOUNT
+
+    def check(self, value: Any, path: str) -> Decimal | None:
+        if value is None or value == "":
+            if self.required:
+                raise bad(path, "缺失（必填）")
+            return None
+        try:
+            number = to_decimal(value)
+        except NotANumber:
+            raise bad(path, f"应为数值，收到{value!r}"[:200]) from None
+        if places(number) > self.max_places:
+            raise bad(path, f"最多{self.max_places}位小数，收到{value}")
+        if self.minimum is not None and number < self.minimum:
+            raise bad(path, f"不能小于{self.minimum}，收到{value}")
+        if abs(number) > self.maximum:
+            raise bad(path, f"数值过大（绝对值不能超过{self.maximum}）")
+        return number
+
+
+def Money(required: bool = False, minimum: Decimal | None = None) -> Number:  # noqa: N802
+    return Number(required, 2, minimum)
+
+
+@dataclass(frozen=True)
+class When:
+    """``yyyy-MM-dd HH:mm:ss`` (a bare date means its midnight) or, with ``date_only``, a date."""
+
+    required: bool = False
+    date_only: bool = False
+
+    def check(self, value: Any, path: str) -> datetime | date | None:
+        if value is None or value == "":
+            if self.required:
+                raise bad(path, "缺失（必填）")
+            return None
+        if not isinstance(value, str):
+            raise bad(path, f"应为日期时间字符串，收到{type(value).__name__}")
+        text = value.strip()
+        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y%m%d%H%M%S", "%Y%m%d"):
+            try:
+                parsed = datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            return parsed.date() if self.date_only else parsed
+        expected = "yyyy-MM-dd" if self.date_only else "yyyy-MM-dd HH:mm:ss"
+        raise bad(path, f"格式应为{expected}，收到{text!r}"[:200])
+
+
+@dataclass(frozen=True)
+class YearMonth:
+    """``yyyy-MM`` or ``yyyyMM``; answers the year."""
+
+    required: bool = False
+
+    def check(self, value: Any, path: str) -> int | None:
+        if value is None or value == "":
+            if self.required:
+                raise bad(path, "缺失（必填）")
+            return None
+        text = str(value).strip()
+        for fmt in ("%Y-%m", "%Y%m", "%Y"):
+            try:
+                return datetime.strptime(text, fmt).year
+            except ValueError:
+                continue
+        raise bad(path, f"格式应为yyyy-MM，收到{text!r}"[:200])
+
+
+@dataclass(frozen=True)
+class Obj:
+    fields: dict[str, Any]
+    required: bool = False
+
+    def check(self, value: Any, path: str) -> dict[str, Any] | None:
+        if value is None:
+            if self.required:
+                raise bad(path, "缺失（必填）")
+            return None
+        if not isinstance(value, dict):
+            raise bad(path, f"应为JSON对象，收到{type(value).__name__}")
+        return {
+            name: spec.check(value.get(name), f"{path}.{name}")
+            for name, spec in self.fields.items()
+        }
+
+
+@dataclass(frozen=True)
+class Many:
+    item: Any
+    required: bool = False
+    min_items: int = 0
+    max_items: int = 1000
+    extra: dict = field(default_factory=dict)
+
+    def check(self, value: Any, path: str) -> list | None:
+        if value is None:
+            if self.required:
+                raise bad(path, "缺失（必填）")
+            return None
+        if not isinstance(value, list):
+            raise bad(path, f"应为JSON数组，收到{type(value).__name__}")
+        if len(value) < self.min_items:
+            raise bad(path, f"至少应有{self.min_items}条")
+        if len(value) > self.max_items:
+            raise bad(path, f"一次最多{self.max_items}条，收到{len(value)}条")
+        return [self.item.check(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+
+@dataclass(frozen=True)
+class Loose:
+    """Kept as sent (informational arrays such as 2203's diseinfo)."""
+
+    def check(self, value: Any, path: str) -> Any:
+        return value

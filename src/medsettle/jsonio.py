@@ -1,0 +1,68 @@
+"""JSON with exact decimals: numbers are parsed as Decimal and Decimals written as numbers.
+
+Used for every answer and every stored message, so an amount is never a float anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if value == 0:
+            value = abs(value)  # never "-0.00"
+        return orjson.Fragment(format(value, "f"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps_bytes(value: Any, *, sort_keys: bool = False) -> bytes:
+    option = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    if sort_keys:
+        option |= orjson.OPT_SORT_KEYS
+    return orjson.dumps(value, default=_default, option=option)
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    return dumps_bytes(value, sort_keys=sort_keys).decode()
+
+
+def _canonical_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value.normalize() + 0, "f"))
+    return _default(value)
+
+
+def canonical(value: Any) -> str:
+    """Equal as parsed JSON ⇔ equal text: sorted keys, no spaces, 1950.00 written as 1950."""
+    option = (
+        orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    )
+    return orjson.dumps(value, default=_canonical_default, option=option).decode()
+
+
+class _Constants(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constants(f"JSON中不允许出现{name}")
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse with floats as Decimal; NaN/Infinity are refused (ValueError)."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)

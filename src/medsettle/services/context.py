@@ -1,0 +1,80 @@
+"""What every hospital transaction knows about its caller, and shared helpers for services."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from medsettle.domain.errors import ErrCode, fail
+from medsettle.domain.records import Institution, Insurance
+from medsettle.storage.repository import Repository
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """The authenticated caller of one message."""
+
+    institution: Institution
+    msgid: str
+    infno: str
+    now: datetime
+    insuplc_admdvs: str = ""
+    opter: str = ""
+
+    @property
+    def fixmedins_code(self) -> str:
+        return self.institution.fixmedins_code
+
+
+def new_id(prefix: str, now: datetime) -> str:
+    """A readable, time-ordered identifier: prefix, second, 8 random digits."""
+    return f"{prefix}{now:%Y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+
+
+def age_on(birthday: date | None, day: date) -> int | None:
+    if birthday is None:
+        return None
+    years = day.year - birthday.year
+    if (day.month, day.day) < (birthday.month, birthday.day):
+        years -= 1
+    return years
+
+
+def require_insurance(repo: Repository, ctx: CallContext, psn_no: str, insutype: str) -> Insurance:
+    """The person under the insurance type, at the insured place the envelope names."""
+    found = repo.insurance(psn_no, insutype)
+    if found is None or (ctx.insuplc_admdvs and found.insuplc_admdvs != ctx.insuplc_admdvs):
+        where = f"参保地{ctx.insuplc_admdvs}" if ctx.insuplc_admdvs else ""
+        raise fail(
+            ErrCode.PERSON_NOT_FOUND,
+            f"{where}未找到人员psn_no={psn_no}险种insutype={insutype}的参保信息",
+        )
+    return found
+
+
+def require_person(repo: Repository, ctx: CallContext, psn_no: str) -> list[Insurance]:
+    found = [
+        i
+        for i in repo.insurances_of(psn_no)
+        if not ctx.insuplc_admdvs or i.insuplc_admdvs == ctx.insuplc_admdvs
+    ]
+    if not found:
+        raise fail(ErrCode.PERSON_NOT_FOUND, f"未找到人员psn_no={psn_no}")
+    return found
+
+
+def fmt_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_date(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+def china_now() -> datetime:
+    """Beijing time without tzinfo: the clock of every time the interface shows."""
+    return datetime.now(CHINA_TZ).replace(tzinfo=None, microsecond=0)

@@ -1,0 +1,153 @@
+"""Idempotent message handling and the reversal of a message by its msgid (2601).
+
+Every successful answer is kept by (fixmedins_code, msgid) in the same transaction as its
+effect. The same msgid with the same infno and input answers the stored output and changes
+nothing; with anything else it is refused. Failures are not kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from medsettle.domain.errors import ErrCode, fail
+from medsettle.jsonio import canonical, dumps, loads
+from medsettle.storage.database import UnitOfWork
+from medsettle.storage.repository import Repository
+
+from . import settlement, visits
+from .context import CallContext
+
+Handler = Callable[[Repository, CallContext, Any], dict[str, Any]]
+
+VOIDED_MARK = "__voided__"
+
+
+def stored_answer(repo: Repository, ctx: CallContext, input_text: str) -> dict | None:
+    row = repo.message(ctx.fixmedins_code, ctx.msgid)
+    if row is None:
+        return None
+    if row.voided_by is not None or row.output == VOIDED_MARK:
+        raise fail(
+            ErrCode.DUPLICATE_MSGID,
+            f"报文msgid={ctx.msgid}已被冲正交易(2601)撤销，不能再次办理；请使用新的msgid",
+        )
+    if row.infno != ctx.infno or row.input != input_text:
+        raise fail(
+            ErrCode.DUPLICATE_MSGID,
+            f"报文msgid={ctx.msgid}已用于另一笔交易（交易编号{row.infno}），请使用新的msgid",
+        )
+    return loads(row.output)
+
+
+def run(engine: Engine, ctx: CallContext, raw_input: Any, handler: Handler, parsed: Any) -> dict:
+    """Answer one message in one unit of work: a stored answer, or the handler's new one."""
+    input_text = canonical(raw_input)
+    for attempt in range(3):
+        try:
+            with UnitOfWork(engine) as uow:
+                stored = stored_answer(uow.repo, ctx, input_text)
+                if stored is not None:
+                    return stored
+                output = handler(uow.repo, ctx, parsed)
+                text = dumps(output)
+                uow.repo.store_message(
+                    {
+                        "fixmedins_code": ctx.fixmedins_code,
+                        "msgid": ctx.msgid,
+                        "infno": ctx.infno,
+                        "input": input_text,
+                        "output": text,
+                        "created_at": ctx.now,
+                        "voided_by": None,
+                    }
+                )
+                uow.commit()
+                return loads(text)
+        except IntegrityError:
+            # the same msgid committed concurrently, or an id collided: look again
+            if attempt == 2:
+                raise
+        except OperationalError as exc:
+            # PostgreSQL deadlock/serialisation failure: retry the whole unit of work
+            if attempt == 2 or "deadlock" not in str(exc).lower():
+                raise
+    raise AssertionError("unreachable")
+
+
+def reverse_message(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:
+    """2601 冲正交易: undo the effect of message ``omsgid``; refuse it if it arrives later."""
+    omsgid, oinfno = data["omsgid"], data["oinfno"]
+    original = repo.message(ctx.fixmedins_code, omsgid)
+    if original is None:
+        repo.store_message(
+            {
+                "fixmedins_code": ctx.fixmedins_code,
+                "msgid": omsgid,
+                "infno": oinfno,
+                "input": "",
+                "output": VOIDED_MARK,
+                "created_at": ctx.now,
+                "voided_by": ctx.msgid,
+            }
+        )
+        return {}
+    if original.voided_by is not None:
+        return {}
+    if original.infno != oinfno:
+        raise fail(
+            ErrCode.BAD_REQUEST,
+            f"原交易编号oinfno={oinfno}与原报文{omsgid}的交易编号{original.infno}不符",
+        )
+    output = loads(original.output)
+    undo = UNDO.get(original.infno)
+    if undo is not None:
+        undo(repo, ctx, loads(original.input), output)
+    repo.void_message(ctx.fixmedins_code, omsgid, ctx.msgid)
+    return {}
+
+
+def _undo_settlement(repo: Repository, ctx: CallContext, _input, output) -> None:
+    setl_id = output["setlinfo"]["setl_id"]
+    record = settlement.load_settlement(repo, ctx, setl_id, None)
+    if repo.reversal_of(setl_id) is None:
+        settlement.reverse_settlement(repo, ctx, record)
+
+
+def _undo_registration(repo: Repository, ctx: CallContext, _input, output) -> None:
+    visit = visits.load_visit(repo, ctx, output["data"]["mdtrt_id"], None)
+    if visit.state == visits.REGISTERED:
+        visits.cancel_visit(repo, visit)
+
+
+def _undo_fee_upload(repo: Repository, ctx: CallContext, original_input, output) -> None:
+    sns = [line["feedetl_sn"] for line in output["result"]]
+    mdtrt_id = original_input["feedetail"][0]["mdtrt_id"]
+    settled = [
+        line.feedetl_sn
+        for line in repo.lines_of(mdtrt_id)
+        if line.setl_id and line.feedetl_sn in sns
+    ]
+    if settled:
+        raise fail(ErrCode.VISIT_STATE, "原费用明细已结算，请先撤销结算(2208)再冲正明细上传")
+    repo.delete_unsettled_lines(mdtrt_id, sns=sns)
+
+
+def _undo_certification(repo: Repository, ctx: CallContext, _input, output) -> None:
+    repo.set_certification(output["result"]["trt_dcla_detl_sn"], active=False, memo="冲正")
+
+
+def _refuse_reversal_undo(repo: Repository, ctx: CallContext, _input, output) -> None:
+    raise fail(ErrCode.VISIT_STATE, "结算撤销(2208)不能冲正；如需重新结算请重新办理2206/2207")
+
+
+UNDO = {
+    "2207": _undo_settlement,
+    "2201": _undo_registration,
+    "2204": _undo_fee_upload,
+    "2503": _undo_certification,
+    "2208": _refuse_reversal_undo,
+}

@@ -1,0 +1,1 @@
+"""Storage adapter: SQLAlchemy tables, the unit of work, repositories and migrations."""

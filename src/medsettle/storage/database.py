@@ -1,0 +1,88 @@
+"""Engines for SQLite (embedded default) and PostgreSQL (production), and the unit of work.
+
+SQLite runs in WAL mode with synchronous=FULL so an acknowledged settlement is on disk, and
+every transaction begins IMMEDIATE: writers are serialised by the database, which is what
+serialises the settlements of one person there. PostgreSQL serialises them with a row lock on
+the person (``SELECT … FOR UPDATE``, see ``Repository.lock_person``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+
+DEFAULT_URL = "sqlite:///medsettle.db"
+
+
+def database_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("MEDSETTLE_DB") or DEFAULT_URL
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
+        _configure_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # let SQLAlchemy's begin() decide when transactions start (pysqlite's own is off)
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class UnitOfWork:
+    """One use case, one transaction: commit explicitly, anything else rolls back."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.connection: Connection | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        from .repository import Repository
+
+        self.connection = self.engine.connect()
+        self._transaction = self.connection.begin()
+        self.repo = Repository(self.connection)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        assert self.connection is not None
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self.connection.close()
+            self.connection = None
+
+    def commit(self) -> None:
+        self._transaction.commit()
+
+    def rollback(self) -> None:
+        self._transaction.rollback()
