@@ -69,3 +69,11 @@ def amount(value: object) -> Decimal:
 def json_amount(value: Decimal) -> Decimal:
     """An amount as it is answered: exactly two places."""
     return value.quantize(FEN)
+
+
+def tidy(value: Decimal) -> Decimal:
+    """Two places when that loses nothing (1000.000000 → 1000.00), else as few as exact."""
+    two = value.quantize(FEN)
+    if two == value:
+        return two
+    return value.normalize()

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from .catalogue import LineSums
 from .codes import FUND_PAY_TYPE_NAMES, POOL_FUND_BY_INSUTYPE, FundPayType, Insutype
-from .money import ZERO, round_fen
+from .money import ZERO, round_fen, tidy
 from .policy import Band, Rule
 
 
@@ -222,20 +222,20 @@ def describe(
 ) -> str:
     """setl_proc_info: a readable account of steps 1–6, in Chinese."""
     lines = [
-        f"起付线{rule.deductible}（范围{rule.deductible_scope}，本年已付"
+        f"起付线{rule.deductible:.2f}（范围{rule.deductible_scope}，本年已付"
         f"{deductible_totals.dedc_paid}），本次支付起付线{act_pay_dedc}",
         f"符合政策范围金额{inscp}－起付线{act_pay_dedc}＝可支付基数{payable}",
     ]
     if reduction:
         lines.append(f"临时外出就医备案，各段比例降低{_pct(reduction)}")
     for p in parts:
-        upper = "以上" if p.upper is None else f"至{p.upper}"
+        upper = "以上" if p.upper is None else f"至{p.upper:.2f}"
         lines.append(
-            f"分段{p.lower}{upper}：{p.part}×{_pct(p.effective_ratio)}＝{p.exact_pay.normalize():f}"
+            f"分段{p.lower:.2f}{upper}：{p.part}×{_pct(p.effective_ratio)}＝{tidy(p.exact_pay):f}"
         )
     lines.append(f"基金应付{fund_due}（合计后四舍五入到分）")
     lines.append(
-        f"年度封顶线{rule.annual_cap}（范围{rule.cap_scope}，本年已付{cap_totals.fund_paid}），"
+        f"年度封顶线{rule.annual_cap:.2f}（范围{rule.cap_scope}，本年已付{cap_totals.fund_paid}），"
         f"剩余可支付{crt_payb_lmt_amt}"
     )
     lines.append(f"统筹基金支付{hifp_pay}")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from medsettle.domain.errors import ErrCode, fail
-from medsettle.domain.money import NotANumber, places, to_decimal
+from medsettle.domain.money import FEN, NotANumber, places, tidy, to_decimal
 
 MAX_AMOUNT = Decimal("1000000000")  # 1e9 yuan: far above any real visit
 
@@ -65,7 +65,7 @@ class Number:
             raise bad(path, f"不能小于{self.minimum}，收到{value}")
         if abs(number) > self.maximum:
             raise bad(path, f"数值过大（绝对值不能超过{self.maximum}）")
-        return number
+        return number.quantize(FEN) if self.max_places == 2 else tidy(number)
 
 
 def Money(required: bool = False, minimum: Decimal | None = None) -> Number:  # noqa: N802

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from medsettle.domain import eligibility as elig
 from medsettle.domain.catalogue import LineSums
 from medsettle.domain.codes import CLR_TYPE_OUTPATIENT, CLR_WAY_BY_ITEM, Insutype
 from medsettle.domain.errors import ErrCode, fail
@@ -33,6 +34,7 @@ def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any]):
             ErrCode.BAD_REQUEST,
             f"险种insutype={data['insutype']}与挂号时的险种{visit.insutype}不一致",
         )
+    elig.check_institution(ctx.institution)
     insurance = require_insurance(repo, ctx, visit.psn_no, visit.insutype)
     if not visit.dise_codg:
         raise fail(

@@ -11,6 +11,8 @@ from decimal import Decimal
 from sqlalchemy import BigInteger
 from sqlalchemy.types import TypeDecorator
 
+from medsettle.domain.money import tidy
+
 
 class Scaled(TypeDecorator):
     impl = BigInteger
@@ -33,7 +35,8 @@ class Scaled(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return Decimal(int(value)).scaleb(-self.places)
+        exact = Decimal(int(value)).scaleb(-self.places)
+        return exact if self.places == 2 else tidy(exact)
 
 
 def Money() -> Scaled:  # noqa: N802 - reads like a type
