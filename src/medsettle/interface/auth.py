@@ -14,6 +14,7 @@ from datetime import datetime
 
 from cryptography.fernet import InvalidToken
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from medsettle.domain.errors import ErrCode, fail
 from medsettle.domain.records import Institution
@@ -85,7 +86,12 @@ def authenticate(
             raise _refuse("接口密钥无法解密（平台密钥已更换？请重新签发）") from None
         if not hmac.compare_digest(given, signature(timestamp, secret, nonce)):
             raise _refuse("签名x-tif-signature不正确")
-        if not uow.repo.remember_nonce(code, nonce, int(timestamp), int(epoch) - WINDOW_SECONDS):
+        try:
+            fresh = uow.repo.remember_nonce(code, nonce, int(timestamp), int(epoch) - WINDOW_SECONDS)
+            if fresh:
+                uow.commit()
+        except IntegrityError:  # the same nonce, sent twice at once
+            fresh = False
+        if not fresh:
             raise _refuse("x-tif-nonce已使用过（重放请求）")
-        uow.commit()
     return institution

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from medsettle.domain.errors import ErrCode, fail
+from medsettle.domain.errors import DomainError, ErrCode, fail
 from medsettle.jsonio import canonical, dumps, loads
 from medsettle.storage.database import UnitOfWork
 from medsettle.storage.repository import Repository
@@ -67,6 +67,14 @@ def run(engine: Engine, ctx: CallContext, raw_input: Any, handler: Handler, pars
                 )
                 uow.commit()
                 return loads(text)
+        except DomainError:
+            # A refusal may come from a twin of this very message that committed meanwhile
+            # (same msgid sent twice at once): then its stored answer is the answer.
+            with UnitOfWork(engine) as uow:
+                stored = stored_answer(uow.repo, ctx, input_text)
+            if stored is not None:
+                return stored
+            raise
         except IntegrityError:
             # the same msgid committed concurrently, or an id collided: look again
             if attempt == 2:
