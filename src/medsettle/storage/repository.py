@@ -98,11 +98,14 @@ class Repository:
         )
         return [r.psn_no for r in result]
 
-    def psn_nos_by_card(self, card_no: str) -> list[str]:
-        result = self.c.execute(
-            select(persons.c.psn_no).where(persons.c.card_no == card_no).distinct()
-        )
-        return [r.psn_no for r in result]
+    def psn_nos_by_card(self, card: str) -> list[str]:
+        """By the card number 卡号, else by the card's identification code 卡识别码."""
+        for column in (persons.c.card_no, persons.c.card_sn):
+            result = self.c.execute(select(persons.c.psn_no).where(column == card).distinct())
+            found = [r.psn_no for r in result]
+            if found:
+                return found
+        return []
 
     def lock_person(self, psn_no: str, insutype: str) -> None:
         """Serialise settlements of one person: a row lock on PostgreSQL; on SQLite the
