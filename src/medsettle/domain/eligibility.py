@@ -78,7 +78,8 @@ def check_filing(
     day: date,
     policy: PolicyVersion | None,
 ) -> Filing:
-    filing = choose_filing(filings, institution.admdvs, day, policy)
+    own = [f for f in filings if f.psn_no == insurance.psn_no and f.insutype == insurance.insutype]
+    filing = choose_filing(own, institution.admdvs, day, policy)
     if filing is None:
         raise fail(
             ErrCode.NOT_FILED,
