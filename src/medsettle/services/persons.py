@@ -147,7 +147,12 @@ def certify(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[st
     if enddate is not None and enddate < begndate:
         raise fail(ErrCode.BAD_REQUEST, "结束日期enddate不能早于开始日期begndate")
     policy = version_in_force(repo.policies_for(insurance.insuplc_admdvs), begndate)
-    if policy is None or code not in policy.diseases:
+    if policy is None:
+        raise fail(
+            ErrCode.POLICY_NOT_FOUND,
+            f"参保地{insurance.insuplc_admdvs}在{begndate.isoformat()}没有生效的待遇政策",
+        )
+    if code not in policy.diseases:
         raise fail(
             ErrCode.DISEASE_NOT_COVERED,
             f"病种opsp_dise_code={code}不在参保地{insurance.insuplc_admdvs}跨省直接结算门诊慢特病范围内",
