@@ -77,3 +77,29 @@ def tidy(value: Decimal) -> Decimal:
     if two == value:
         return two
     return value.normalize()
+
+
+class NumberRefused(ValueError):
+    """Why a value is not an acceptable number (Chinese, without the field's name)."""
+
+
+def checked_number(
+    value: object,
+    *,
+    max_places: int,
+    low: Decimal | None = None,
+    high: Decimal | None = None,
+) -> Decimal:
+    """The one check of a number from outside (JSON, CSV, YAML): finite, at most
+    ``max_places`` decimals, within [low, high]. Raises NumberRefused saying what is wrong."""
+    try:
+        number = to_decimal(value)
+    except NotANumber:
+        raise NumberRefused(f"应为数值，收到{str(value)[:50]!r}") from None
+    if places(number) > max_places:
+        raise NumberRefused(f"最多{max_places}位小数，收到{value}")
+    if low is not None and number < low:
+        raise NumberRefused(f"不能小于{low}，收到{value}")
+    if high is not None and number > high:
+        raise NumberRefused(f"不能大于{high}，收到{value}")
+    return number

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .codes import FilingCategory, Insutype, PsnClass, is_division_code, psn_class_of
-from .money import NotANumber, places, to_decimal
+from .money import NumberRefused, checked_number
 
 
 @dataclass(frozen=True)
@@ -152,18 +152,9 @@ class _Reader:
                 self.problem(f"{path}{key}", "缺少必填数值")
             return None
         try:
-            number = to_decimal(value)
-        except NotANumber:
-            self.problem(f"{path}{key}", f"应为数值，收到{value!r}")
-            return None
-        if places(number) > max_places:
-            self.problem(f"{path}{key}", f"最多{max_places}位小数，收到{value!r}")
-            return None
-        if low is not None and number < low:
-            self.problem(f"{path}{key}", f"不能小于{low}，收到{value!r}")
-            return None
-        if high is not None and number > high:
-            self.problem(f"{path}{key}", f"不能大于{high}，收到{value!r}")
+            number = checked_number(value, max_places=max_places, low=low, high=high)
+        except NumberRefused as refused:
+            self.problem(f"{path}{key}", str(refused))
             return None
         return number
 

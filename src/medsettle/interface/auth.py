@@ -87,7 +87,9 @@ def authenticate(
         if not hmac.compare_digest(given, signature(timestamp, secret, nonce)):
             raise _refuse("签名x-tif-signature不正确")
         try:
-            fresh = uow.repo.remember_nonce(code, nonce, int(timestamp), int(epoch) - WINDOW_SECONDS)
+            fresh = uow.repo.remember_nonce(
+                code, nonce, int(timestamp), int(epoch) - WINDOW_SECONDS
+            )
             if fresh:
                 uow.commit()
         except IntegrityError:  # the same nonce, sent twice at once

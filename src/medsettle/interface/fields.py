@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from medsettle.domain.errors import ErrCode, fail
-from medsettle.domain.money import FEN, NotANumber, places, tidy, to_decimal
+from medsettle.domain.money import FEN, NumberRefused, checked_number, tidy
 
 MAX_AMOUNT = Decimal("1000000000")  # 1e9 yuan: far above any real visit
 
@@ -56,15 +56,13 @@ class Number:
                 raise bad(path, "缺失（必填）")
             return None
         try:
-            number = to_decimal(value)
-        except NotANumber:
-            raise bad(path, f"应为数值，收到{value!r}"[:200]) from None
-        if places(number) > self.max_places:
-            raise bad(path, f"最多{self.max_places}位小数，收到{value}")
-        if self.minimum is not None and number < self.minimum:
-            raise bad(path, f"不能小于{self.minimum}，收到{value}")
-        if abs(number) > self.maximum:
-            raise bad(path, f"数值过大（绝对值不能超过{self.maximum}）")
+            number = checked_number(
+                value, max_places=self.max_places, low=self.minimum, high=self.maximum
+            )
+        except NumberRefused as refused:
+            raise bad(path, str(refused)) from None
+        if number < -self.maximum:
+            raise bad(path, f"不能小于{-self.maximum}，收到{value}")
         return number.quantize(FEN) if self.max_places == 2 else tidy(number)
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from medsettle.domain.money import NotANumber, places, to_decimal
+from medsettle.domain.money import NumberRefused, checked_number
 
 
 @dataclass
@@ -106,18 +106,9 @@ class Cells:
                 self.problems.add(self.line, name, "必填数值，不能为空")
             return None
         try:
-            number = to_decimal(value)
-        except NotANumber:
-            self.problems.add(self.line, name, f"应为数值，收到{value!r}")
-            return None
-        if places(number) > max_places:
-            self.problems.add(self.line, name, f"最多{max_places}位小数，收到{value!r}")
-            return None
-        if low is not None and number < low:
-            self.problems.add(self.line, name, f"不能小于{low}，收到{value!r}")
-            return None
-        if high is not None and number > high:
-            self.problems.add(self.line, name, f"不能大于{high}，收到{value!r}")
+            number = checked_number(value, max_places=max_places, low=low, high=high)
+        except NumberRefused as refused:
+            self.problems.add(self.line, name, str(refused))
             return None
         return number
 

@@ -136,20 +136,24 @@ def _append(repo, ctx, visit, setl_id, init_setl_id, calc: Calculation, answer) 
 
 def reverse(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[str, Any]:
     """2208 门诊结算撤销."""
-    original = load_settlement(repo, ctx, data["setl_id"], data.get("psn_no"))
-    if data.get("mdtrt_id") and data["mdtrt_id"] != original.mdtrt_id:
-        raise fail(
-            ErrCode.SETTLEMENT_NOT_FOUND,
-            f"结算ID setl_id={data['setl_id']}不属于就诊{data['mdtrt_id']}",
-        )
+    original = load_settlement(repo, ctx, data["setl_id"], data.get("psn_no"), data.get("mdtrt_id"))
     return reverse_settlement(repo, ctx, original)
 
 
-def load_settlement(repo: Repository, ctx: CallContext, setl_id: str, psn_no: str | None):
-    original = repo.settlement(setl_id, ctx.fixmedins_code)
-    if original is None or (psn_no and original.psn_no != psn_no):
+def load_settlement(
+    repo: Repository,
+    ctx: CallContext,
+    setl_id: str,
+    psn_no: str | None,
+    mdtrt_id: str | None = None,
+):
+    """The caller's own settlement (of that person and visit, when named)."""
+    record = repo.settlement(setl_id, ctx.fixmedins_code)
+    if record is None or (psn_no and record.psn_no != psn_no):
         raise fail(ErrCode.SETTLEMENT_NOT_FOUND, f"本机构没有结算ID setl_id={setl_id}的结算记录")
-    return original
+    if mdtrt_id and mdtrt_id != record.mdtrt_id:
+        raise fail(ErrCode.SETTLEMENT_NOT_FOUND, f"结算ID setl_id={setl_id}不属于就诊{mdtrt_id}")
+    return record
 
 
 def reverse_settlement(repo: Repository, ctx: CallContext, original) -> dict[str, Any]:
@@ -180,12 +184,7 @@ def reverse_settlement(repo: Repository, ctx: CallContext, original) -> dict[str
 
 def query(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[str, Any]:
     """5203 结算信息查询: the stored answer of a settlement or reversal."""
-    record = load_settlement(repo, ctx, data["setl_id"], data.get("psn_no"))
-    if data.get("mdtrt_id") and data["mdtrt_id"] != record.mdtrt_id:
-        raise fail(
-            ErrCode.SETTLEMENT_NOT_FOUND,
-            f"结算ID setl_id={data['setl_id']}不属于就诊{data['mdtrt_id']}",
-        )
+    record = load_settlement(repo, ctx, data["setl_id"], data.get("psn_no"), data.get("mdtrt_id"))
     answer = loads(record.answer)
     reversal = repo.reversal_of(record.setl_id)
     answer["setlinfo"]["refd_setl_flag"] = "1" if reversal is not None else "0"
