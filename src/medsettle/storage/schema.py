@@ -277,3 +277,29 @@ messages = Table(
     Column("created_at", DateTime, nullable=False),
     Column("voided_by", String(30)),  # msgid of the 2601 that reversed it
 )
+
+
+# -- clearing between regions (monthly) ----------------------------------------------------------
+# Prepayments 预付金 each insured province keeps with the national platform: an append-only list
+# of movements; the balance is their sum.
+prepayment_entries = Table(
+    "prepayment_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("prov", String(6), nullable=False, index=True),
+    Column("amount", Money(), nullable=False),
+    Column("kind", String(10), nullable=False),  # set | topup | draw
+    Column("month", String(7)),  # the clearing month a draw belongs to
+    Column("memo", String(200), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# A closed month: its statements are kept as written, so a re-run writes identical files.
+clearing_months = Table(
+    "clearing_months",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("closed_at", DateTime, nullable=False),
+    Column("settlement_count", Integer, nullable=False),
+    Column("files", Text, nullable=False),  # JSON {file name: CSV text}
+)
