@@ -143,7 +143,7 @@ def handle(
         if not isinstance(raw_input, dict):
             raise bad("input", "应为JSON对象")
         parsed = parse_input(transaction, raw_input)
-        if names_person(raw_input) and not envelope.get("insuplc_admdvs"):
+        if transaction.person_routed and names_person(raw_input) and not envelope.get("insuplc_admdvs"):
             raise bad("insuplc_admdvs", "缺失：输入中含人员编号psn_no时必须填写参保地医保区划")
         ctx = CallContext(
             institution=institution,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from medsettle.domain.codes import MED_TYPE_OPSP
-from medsettle.services import messages, persons, settlement, visits
+from medsettle.services import messages, persons, reconciliation, settlement, visits
 
 from .fields import Loose, Many, Money, Number, Obj, Text, When, YearMonth
 
@@ -25,6 +25,7 @@ class Transaction:
     schema: Obj
     handler: Callable
     root: str | None = None  # the handler receives input[root] when set, else the whole input
+    person_routed: bool = True  # a psn_no in the input makes insuplc_admdvs required
 
 
 def _data(fields: dict, root: str = "data") -> Obj:
@@ -75,6 +76,32 @@ FEE_LINE = Obj(
         "bilg_dr_name": Text(False, 50),
         "hosp_appr_flag": Text(False, 3),
     }
+)
+
+STMT_TOTALS = {
+    "insutype": Text(False, 3, INSUTYPES),
+    "clr_type": Text(False, 6),
+    "setl_optins": Text(False, 6),
+    "stmt_begndate": When(True, date_only=True),
+    "stmt_enddate": When(True, date_only=True),
+    "medfee_sumamt": Money(True),
+    "fund_pay_sumamt": Money(True),
+    "acct_pay": Money(False),
+    "fixmedins_setl_cnt": Number(True, 0),
+}
+STMT_DETAILS = Many(
+    Obj(
+        {
+            "setl_id": Text(True, 40),
+            "mdtrt_id": Text(False, 40),
+            "psn_no": Text(False, 30),
+            "medfee_sumamt": Money(False),
+            "fund_pay_sumamt": Money(False),
+            "acct_pay": Money(False),
+            "refd_setl_flag": Text(False, 1, FLAG),
+        }
+    ),
+    max_items=10000,
 )
 
 TRANSACTIONS: dict[str, Transaction] = {
@@ -257,6 +284,26 @@ TRANSACTIONS: dict[str, Transaction] = {
             _data({"psn_no": PSN, "cum_ym": YearMonth(False)}),
             persons.cumulative,
             "data",
+        ),
+        Transaction(
+            "3201",
+            "医药机构费用结算对总账",
+            _data(STMT_TOTALS),
+            reconciliation.reconcile_totals,
+            "data",
+            person_routed=False,
+        ),
+        Transaction(
+            "3202",
+            "医药机构费用结算对明细账",
+            Obj(
+                {
+                    "data": Obj({**STMT_TOTALS, "details": STMT_DETAILS}, required=True),
+                    "details": STMT_DETAILS,
+                }
+            ),
+            reconciliation.reconcile_details,
+            person_routed=False,
         ),
     ]
 }

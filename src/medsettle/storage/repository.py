@@ -267,6 +267,34 @@ class Repository:
             )
         )
 
+    def ledger_in_period(
+        self,
+        fixmedins_code: str,
+        begin: datetime,
+        end: datetime,
+        insutype: str | None,
+        clr_type: str | None,
+    ):
+        """The institution's ledger rows (settlements and reversals) timed in [begin, end)."""
+        query = select(settlements).where(
+            settlements.c.fixmedins_code == fixmedins_code,
+            settlements.c.setl_time >= begin,
+            settlements.c.setl_time < end,
+        )
+        if insutype:
+            query = query.where(settlements.c.insutype == insutype)
+        if clr_type:
+            query = query.where(settlements.c.clr_type == clr_type)
+        return list(self.c.execute(query.order_by(settlements.c.setl_time, settlements.c.setl_id)))
+
+    def reversed_ids(self, setl_ids: list[str]) -> set[str]:
+        if not setl_ids:
+            return set()
+        result = self.c.execute(
+            select(settlements.c.init_setl_id).where(settlements.c.init_setl_id.in_(setl_ids))
+        )
+        return {r.init_setl_id for r in result}
+
     def append_settlement(self, values: dict) -> None:
         self.c.execute(insert(settlements).values(**values))
 
