@@ -86,6 +86,67 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_clearing_run(args) -> int:
+    from medsettle.services.clearing import ClearingRefused, run_month
+
+    engine = _engine(args)
+    upgrade(engine)
+    started = time.perf_counter()
+
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    try:
+        result = run_month(
+            engine, args.month, Path(args.out), analytics_engine=args.engine, progress=progress
+        )
+    except ClearingRefused as refused:
+        print(f"清算被拒绝 clearing refused: {refused}", file=sys.stderr)
+        return 1
+    state = "（已关账月份，按存档重写）" if result.already_closed else ""
+    print(
+        f"{result.month} 清算完成{state}：账本 {result.ledger_rows} 行，用时 {time.perf_counter() - started:.2f}s"
+    )
+    for name in result.files:
+        print(f"  {Path(args.out) / name}")
+    return 0
+
+
+def cmd_prepayment(args) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from medsettle.services.clearing import ClearingRefused, move_prepayment, prepayment_history
+
+    engine = _engine(args)
+    upgrade(engine)
+    if args.action == "show":
+        rows = prepayment_history(engine, args.prov)
+        balances: dict[str, Decimal] = {}
+        print("prov\tkind\tamount\tbalance\tmonth\tcreated_at\tmemo")
+        for r in rows:
+            balances[r.prov] = balances.get(r.prov, Decimal("0.00")) + r.amount
+            print(
+                f"{r.prov}\t{r.kind}\t{r.amount}\t{balances[r.prov]}\t{r.month or ''}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t{r.memo}"
+            )
+        return 0
+    if args.prov is None or args.amount is None:
+        print(f"prepayment {args.action} 需要 PROV 和 AMOUNT", file=sys.stderr)
+        return 2
+    try:
+        amount = Decimal(args.amount)
+        if amount != amount.quantize(Decimal("0.01")):
+            raise InvalidOperation
+        balance = move_prepayment(engine, args.prov, amount, args.action, args.memo)
+    except InvalidOperation:
+        print(f"金额应为最多两位小数的数值，收到{args.amount!r}", file=sys.stderr)
+        return 1
+    except ClearingRefused as refused:
+        print(str(refused), file=sys.stderr)
+        return 1
+    print(f"{args.prov} 预付金余额 balance: {balance}")
+    return 0
+
+
 def _prepare_demo(engine) -> None:
     from sqlalchemy import select
 
@@ -158,6 +219,26 @@ def build_parser() -> argparse.ArgumentParser:
         "ecert", "issue a short-lived e-certificate token for a person (for HIS testing)", cmd_ecert
     )
     p.add_argument("psn_no")
+    p = command(
+        "clearing",
+        "close a month: statements between provinces, drawn on prepayments",
+        cmd_clearing_run,
+    )
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--month", required=True, metavar="YYYY-MM")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="where the CSV statements are written"
+    )
+    p.add_argument(
+        "--engine", default="duckdb", choices=["duckdb", "spark"], help="analytical engine"
+    )
+    p = command(
+        "prepayment", "set, top up or show the prepayments of insured provinces", cmd_prepayment
+    )
+    p.add_argument("action", choices=["set", "topup", "show"])
+    p.add_argument("prov", nargs="?", metavar="PROV", help="province code xx0000")
+    p.add_argument("amount", nargs="?", metavar="AMOUNT", help="yuan, two decimals at most")
+    p.add_argument("--memo", default="", help="a note kept with the movement")
     p = command("serve", "serve the hospital interface", cmd_serve)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
