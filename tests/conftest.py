@@ -26,6 +26,8 @@ from medsettle.services.credentials import issue  # noqa: E402
 from medsettle.storage.database import make_engine  # noqa: E402
 from medsettle.storage.migrate import upgrade  # noqa: E402
 
+pytest_plugins = ["ledgers"]  # fixtures of ledger rows written straight into the ledger
+
 DEMO_PEOPLE = {
     "example1": "65320000000000000001",  # resident, long-term filing for Shanghai
     "example2": "65320000000000000002",  # retired employee, account 200.00, Beijing

@@ -72,8 +72,10 @@ def spark_runner(parquet: Path) -> Iterator:
         .appName("medsettle-clearing")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
+    spark.sparkContext.setLogLevel("ERROR")
     spark.read.parquet(str(parquet)).createOrReplaceTempView("ledger")
 
     def run(sql: str) -> list[tuple]:
