@@ -21,6 +21,9 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest
 
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.clearing --settlements 10000000 --runs 5 --json docs/bench-clearing.json
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 
