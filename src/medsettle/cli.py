@@ -147,6 +147,29 @@ def cmd_prepayment(args) -> int:
     return 0
 
 
+def cmd_reconcile(args) -> int:
+    from datetime import date
+
+    from medsettle.services.reconciliation import institution_totals
+
+    try:
+        begin, end = date.fromisoformat(args.begin), date.fromisoformat(args.end)
+    except ValueError:
+        print("日期格式应为YYYY-MM-DD (--begin/--end)", file=sys.stderr)
+        return 2
+    if end < begin:
+        print("--end 不能早于 --begin", file=sys.stderr)
+        return 2
+    engine = _engine(args)
+    upgrade(engine)
+    rows = institution_totals(engine, begin, end, args.fixmedins)
+    print("fixmedins_code\tsetl_cnt\tmedfee_sumamt\tfund_pay_sumamt\tacct_pay")
+    for code, t in rows:
+        print(f"{code}\t{t.setl_cnt}\t{t.medfee_sumamt}\t{t.fund_pay_sumamt}\t{t.acct_pay}")
+    print(f"{len(rows)} 家机构，{begin}至{end}（结算减撤销）", file=sys.stderr)
+    return 0
+
+
 def _prepare_demo(engine) -> None:
     from sqlalchemy import select
 
@@ -239,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prov", nargs="?", metavar="PROV", help="province code xx0000")
     p.add_argument("amount", nargs="?", metavar="AMOUNT", help="yuan, two decimals at most")
     p.add_argument("--memo", default="", help="a note kept with the movement")
+    p = command(
+        "reconcile",
+        "the platform's totals per institution for a period (what 3201 compares)",
+        cmd_reconcile,
+    )
+    p.add_argument("--begin", required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--end", required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--fixmedins", metavar="CODE", help="one institution only")
     p = command("serve", "serve the hospital interface", cmd_serve)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

@@ -158,3 +158,33 @@ def _row_problems(detail: dict[str, Any], row, reversed_on_platform: bool) -> li
             state = {"1": "已撤销", "0": "未撤销"}
             problems.append(f"撤销状态不一致：医院{state[flag]}，平台{state[platform_flag]}")
     return problems
+
+
+def institution_totals(engine, begin: date, end: date, fixmedins_code: str | None = None):
+    """The platform's totals per institution for [begin, end] (inclusive dates), net of
+    reversals: what the agency compares with each hospital's 3201. Summed in the database."""
+    from sqlalchemy import case, func, select
+
+    from medsettle.storage.schema import settlements as s
+
+    query = (
+        select(
+            s.c.fixmedins_code,
+            func.sum(case((s.c.init_setl_id.is_(None), 1), else_=-1)),
+            func.sum(s.c.medfee_sumamt),
+            func.sum(s.c.fund_pay_sumamt),
+            func.sum(s.c.acct_pay),
+        )
+        .where(
+            s.c.setl_time >= datetime.combine(begin, time()),
+            s.c.setl_time < datetime.combine(end + timedelta(days=1), time()),
+        )
+        .group_by(s.c.fixmedins_code)
+        .order_by(s.c.fixmedins_code)
+    )
+    if fixmedins_code:
+        query = query.where(s.c.fixmedins_code == fixmedins_code)
+    with engine.connect() as connection:
+        return [
+            (code, PeriodTotals(int(n), m, f, a)) for code, n, m, f, a in connection.execute(query)
+        ]
