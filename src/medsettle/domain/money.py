@@ -96,7 +96,7 @@ def checked_number(
         number = to_decimal(value)
     except NotANumber:
         raise NumberRefused(f"应为数值，收到{str(value)[:50]!r}") from None
-    if places(number) > max_places:
+    if places(number.normalize()) > max_places:  # 2000.000 is 2000: trailing zeros are no decimals
         raise NumberRefused(f"最多{max_places}位小数，收到{value}")
     if low is not None and number < low:
         raise NumberRefused(f"不能小于{low}，收到{value}")
