@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean setup
+.PHONY: run test bench lint clean setup screenshots
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python 3.11 is required ($(PY) not found)" >&2; exit 1; }
@@ -22,7 +22,11 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m benchmarks.calculator --visits 10000 --runs 7 --json docs/bench-calculator.json
 	$(BIN)/python -m benchmarks.clearing --settlements 10000000 --runs 5 --json docs/bench-clearing.json
+
+screenshots: $(STAMP)
+	MEDSETTLE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/web/test_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
