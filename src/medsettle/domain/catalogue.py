@@ -13,7 +13,10 @@ from datetime import date
 from decimal import Decimal
 
 from .codes import ChrgitmLv, city_of, province_of
-from .money import ZERO, round_fen
+from .money import ZERO, frozen, round_fen
+
+_CLASS_B = ChrgitmLv.CLASS_B
+_SELF_PAID = ChrgitmLv.SELF_PAID
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def split_line(
     """Split a line whose arithmetic has been checked into its four parts."""
     if entry is None:
         return _self_paid(feedetl_sn, pric, cnt, total, None, "目录外项目，全自费")
-    if entry.chrgitm_lv == ChrgitmLv.SELF_PAID:
+    if entry.chrgitm_lv == _SELF_PAID:
         return _self_paid(feedetl_sn, pric, cnt, total, entry, "丙类（自费）项目，全自费")
     if entry.lmt_used_flag and (dise_codg is None or dise_codg not in entry.lmt_dise_codes):
         allowed = "、".join(sorted(entry.lmt_dise_codes)) or "无"
@@ -129,10 +132,9 @@ def split_line(
         overlmt = round_fen((pric - ceiling) * cnt)
         memo = f"单价{pric}超过限价{ceiling}，超出部分{overlmt}自付"
     base = total - overlmt
-    preselfpay = (
-        round_fen(base * entry.selfpay_prop) if entry.chrgitm_lv == ChrgitmLv.CLASS_B else ZERO
-    )
-    return LineSplit(
+    preselfpay = round_fen(base * entry.selfpay_prop) if entry.chrgitm_lv == _CLASS_B else ZERO
+    return frozen(
+        LineSplit,
         feedetl_sn=feedetl_sn,
         det_item_fee_sumamt=total,
         cnt=cnt,
@@ -143,7 +145,7 @@ def split_line(
         overlmt_amt=overlmt,
         preselfpay_amt=preselfpay,
         inscp_scp_amt=base - preselfpay,
-        chrgitm_lv=entry.chrgitm_lv.value,
+        chrgitm_lv=str.__str__(entry.chrgitm_lv),
         med_chrgitm_type=entry.med_chrgitm_type,
         lmt_used_flag="1" if entry.lmt_used_flag else "0",
         memo=memo,
@@ -158,7 +160,8 @@ def _self_paid(
     entry: CatalogueEntry | None,
     memo: str,
 ) -> LineSplit:
-    return LineSplit(
+    return frozen(
+        LineSplit,
         feedetl_sn=feedetl_sn,
         det_item_fee_sumamt=total,
         cnt=cnt,
@@ -169,7 +172,7 @@ def _self_paid(
         overlmt_amt=ZERO,
         preselfpay_amt=ZERO,
         inscp_scp_amt=ZERO,
-        chrgitm_lv=entry.chrgitm_lv.value if entry else ChrgitmLv.SELF_PAID.value,
+        chrgitm_lv=str.__str__(entry.chrgitm_lv) if entry else "03",
         med_chrgitm_type=entry.med_chrgitm_type if entry else "",
         lmt_used_flag=("1" if entry.lmt_used_flag else "0") if entry else "0",
         memo=memo,

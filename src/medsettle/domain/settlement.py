@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from .catalogue import LineSums
 from .codes import FUND_PAY_TYPE_NAMES, POOL_FUND_BY_INSUTYPE, FundPayType, Insutype
-from .money import ZERO, round_fen, tidy
+from .money import ZERO, frozen, round_fen, tidy
 from .policy import Band, Rule
 
 
@@ -99,7 +99,16 @@ def lay_bands(bands: tuple[Band, ...], accumulated: Decimal, payable: Decimal, r
         end = top if upper is None else min(top, upper)
         part = max(ZERO, end - start)
         effective = max(Decimal(0), band.ratio - reduction)
-        parts.append(BandPart(lower, upper, band.ratio, effective, part))
+        parts.append(
+            frozen(
+                BandPart,
+                lower=lower,
+                upper=upper,
+                ratio=band.ratio,
+                effective_ratio=effective,
+                part=part,
+            )
+        )
         if upper is not None:
             lower = upper
     return tuple(parts)
@@ -177,7 +186,8 @@ def calculate(
     _add(contributions, rule.deductible_scope, Totals(dedc_paid=act_pay_dedc))
     _add(contributions, rule.cap_scope, Totals(payable_base=payable, fund_paid=hifp_pay))
 
-    return Calculation(
+    return frozen(
+        Calculation,
         sums=sums,
         act_pay_dedc=act_pay_dedc,
         payable=payable,
