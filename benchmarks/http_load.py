@@ -1,0 +1,274 @@
+"""Benchmark: HIS counters settling visits end to end over HTTP against `medsettle serve`.
+
+Each simulated counter runs 2201 → 2203 → 2204 (10 lines) → 2207 with signed requests for its
+own synthetic persons (a person's settlements are serialised, so counters use different
+persons, as real counters do). Reported: visits/s, p50/p99 per transaction, the server's CPU
+seconds and peak memory, and — the limit it is compared with, measured in the same run — the
+same client sending signed 9001 sign-ins (the lightest signed round trip of the same stack).
+
+    python -m benchmarks.http_load --db sqlite --counters 16 --visits 800
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from medsettle.interface.auth import sign_headers
+from medsettle.jsonio import dumps, loads
+
+ENDPOINT = "/fsi/api/rsfComIfsService/callService"
+HOSPITAL = "H31010400001"
+LINES = [("DEMO-A01", "500.00", "4"), ("DEMO-B02", "1200.00", "1"), ("DEMO-C03", "80.00", "2")] + [
+    ("DEMO-A01", f"{10 + i}.50", "2") for i in range(7)
+]
+
+
+def synthetic_people(folder: Path, count: int) -> None:
+    """Persons insured in Hotan with an M00500 certification and a Shanghai filing."""
+    persons = [
+        "psn_no,psn_name,gend,brdy,psn_cert_type,certno,naty,insutype,psn_type,insuplc_admdvs,psn_insu_stas,"
+        "psn_insu_date,paus_insu_date,acct_balc,emp_name,card_no,card_sn"
+    ]
+    certs = [
+        "psn_no,insutype,opsp_dise_code,opsp_dise_name,ide_fixmedins_no,ide_fixmedins_name,hosp_ide_date,diag_dr_codg,diag_dr_name,begndate,enddate"
+    ]
+    filings = [
+        "psn_no,insutype,category,dest_admdvs,begndate,enddate,channel,referral_fixmedins_no"
+    ]
+    for i in range(count):
+        psn = f"6532009{i:013d}"
+        persons.append(
+            f"{psn},压测人员{i},1,1970-01-01,01,B{i:017d},01,390,1401,653200,1,2010-01-01,,,,BJ{i},"
+        )
+        certs.append(
+            f"{psn},390,M00500,恶性肿瘤门诊放化疗,H65320100001,和田地区人民医院,2025-01-01,D1,医生,2025-01-01,"
+        )
+        filings.append(f"{psn},390,long_term_resident,310000,2025-01-01,,app,")
+    for name, rows in (("persons", persons), ("certifications", certs), ("filings", filings)):
+        (folder / f"{name}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def medsettle(*args: str, env: dict, cwd: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "medsettle.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=True,
+    )
+    return done.stdout
+
+
+class Counter:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        secret: str,
+        persons: list[str],
+        timings: dict[str, list[float]],
+    ):
+        self.http, self.secret, self.persons, self.timings = http, secret, persons, timings
+        self.n = 0
+
+    async def call(self, infno: str, input_: dict) -> dict:
+        self.n += 1
+        body = {
+            "infno": infno, "msgid": f"B{id(self) % 10**8:08d}{self.n:08d}{time.time_ns() % 10**6:06d}"[:30],
+            "insuplc_admdvs": "653200", "mdtrtarea_admvs": "310104", "fixmedins_code": HOSPITAL,
+            "inf_time": datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "input": input_,
+        }  # fmt: skip
+        headers = sign_headers(HOSPITAL, self.secret, time.time())
+        started = time.perf_counter()
+        answer = await self.http.post(ENDPOINT, content=dumps(body), headers=headers)
+        self.timings.setdefault(infno, []).append(time.perf_counter() - started)
+        parsed = loads(answer.content)
+        if parsed["infcode"] != 0:
+            raise RuntimeError(f"{infno}: {parsed['err_code']} {parsed['err_msg']}")
+        return parsed["output"]
+
+    async def visit(self, psn: str) -> None:
+        when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        reg = await self.call(
+            "2201", {"data": {"psn_no": psn, "insutype": "390", "begntime": when}}
+        )
+        mdtrt_id = reg["data"]["mdtrt_id"]
+        await self.call(
+            "2203",
+            {
+                "mdtrtinfo": {
+                    "mdtrt_id": mdtrt_id,
+                    "psn_no": psn,
+                    "med_type": "14",
+                    "dise_codg": "M00500",
+                }
+            },
+        )
+        lines, total = [], 0
+        for sn, (code, pric, cnt) in enumerate(LINES, 1):
+            amount = f"{float(pric) * float(cnt):.2f}"
+            total += float(amount)
+            lines.append({"feedetl_sn": str(sn), "mdtrt_id": mdtrt_id, "psn_no": psn, "fee_ocur_time": when,
+                          "med_list_codg": code, "det_item_fee_sumamt": amount, "cnt": cnt, "pric": pric})  # fmt: skip
+        await self.call("2204", {"feedetail": lines})
+        await self.call(
+            "2207",
+            {
+                "data": {
+                    "psn_no": psn,
+                    "mdtrt_id": mdtrt_id,
+                    "medfee_sumamt": f"{total:.2f}",
+                    "insutype": "390",
+                }
+            },
+        )
+
+    async def run(self, visits: int) -> None:
+        for i in range(visits):
+            await self.visit(self.persons[i % len(self.persons)])
+
+    async def sign_ins(self, count: int) -> None:
+        for _ in range(count):
+            await self.call("9001", {"signIn": {"opter_no": "1"}})
+
+
+def server_usage(pid: int) -> tuple[float, float]:
+    """(CPU seconds, peak resident MiB) of the server process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    peak = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmHWM")
+    )
+    return cpu, peak / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def drive(
+    base: str, secret: str, counters: int, visits: int, people: list[str]
+) -> tuple[dict, float, dict, float]:
+    limits = httpx.Limits(max_connections=counters, max_keepalive_connections=counters)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        per = len(people) // counters
+        timings: dict[str, list[float]] = {}
+        crews = [
+            Counter(http, secret, people[i * per : (i + 1) * per], timings) for i in range(counters)
+        ]
+        started = time.perf_counter()
+        await asyncio.gather(*(c.run(visits // counters) for c in crews))
+        visit_seconds = time.perf_counter() - started
+        echo: dict[str, list[float]] = {}
+        echo_crews = [Counter(http, secret, [], echo) for _ in range(counters)]
+        started = time.perf_counter()
+        await asyncio.gather(*(c.sign_ins(visits * 4 // counters) for c in echo_crews))
+        echo_seconds = time.perf_counter() - started
+    return timings, visit_seconds, echo, echo_seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--db", default="sqlite", help="sqlite, or a postgresql+psycopg:// URL of an empty database"
+    )
+    parser.add_argument("--counters", type=int, default=16)
+    parser.add_argument("--visits", type=int, default=800)
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="medsettle-load-"))
+    url = f"sqlite:///{work / 'load.db'}" if args.db == "sqlite" else args.db
+    env = {**os.environ, "MEDSETTLE_KEY_FILE": str(work / "key")}
+    medsettle("init", "--db", url, env=env, cwd=work)
+    from medsettle.demo import files
+
+    for kind, path in files():
+        medsettle("import", kind, str(path), "--db", url, env=env, cwd=work)
+    synthetic_people(work, args.counters * 4)
+    for kind in ("persons", "certifications", "filings"):
+        medsettle("import", kind, str(work / f"{kind}.csv"), "--db", url, env=env, cwd=work)
+    secret = (
+        medsettle("credentials", HOSPITAL, "--db", url, env=env, cwd=work).strip().splitlines()[-1]
+    )
+    people = [f"6532009{i:013d}" for i in range(args.counters * 4)]
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "medsettle.cli", "serve", "--port", str(port), "--db", url, "--log-level", "warning"],
+        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        cpu_before, _ = server_usage(server.pid)
+        timings, seconds, echo, echo_seconds = asyncio.run(
+            drive(base, secret, args.counters, args.visits, people)
+        )
+        cpu_after, peak = server_usage(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    visits = args.visits // args.counters * args.counters
+    figures = {
+        "benchmark": "http_load",
+        "date": datetime.now().strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, nproc={os.cpu_count()}, Python {platform.python_version()}",
+        "database": "sqlite" if args.db == "sqlite" else "postgresql",
+        "counters": args.counters,
+        "visits": visits,
+        "visits_per_second": round(visits / seconds, 1),
+        "requests_per_second": round(visits * 4 / seconds, 1),
+        "latency_ms": {
+            k: {"p50": round(percentile(v, 0.5), 1), "p99": round(percentile(v, 0.99), 1)}
+            for k, v in sorted(timings.items())
+        },
+        "signin_requests_per_second": round(len(echo["9001"]) / echo_seconds, 1),
+        "ratio_to_signin": round((visits * 4 / seconds) / (len(echo["9001"]) / echo_seconds), 3),
+        "server_cpu_seconds": round(cpu_after - cpu_before, 1),
+        "server_peak_mib": round(peak),
+        "median_request_ms": round(
+            statistics.median(x for v in timings.values() for x in v) * 1000, 1
+        ),
+    }
+    print(json.dumps(figures, ensure_ascii=False, indent=2))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
