@@ -170,6 +170,61 @@ def cmd_reconcile(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from medsettle.services.verify import verify
+
+    engine = _engine(args)
+    upgrade(engine)
+    started = time.perf_counter()
+    report = verify(engine, lambda text: print(text, file=sys.stderr, flush=True))
+    for problem in report.problems:
+        print(problem)
+    print(
+        f"核对完成：账本 {report.ledger_rows} 行，累计信息 {report.totals_checked} 组，个人账户 "
+        f"{report.accounts_checked} 个，问题 {len(report.problems)} 个（{time.perf_counter() - started:.2f}s）",
+        file=sys.stderr,
+    )
+    return 0 if report.ok else 1
+
+
+def cmd_backup(args) -> int:
+    from medsettle.services.backup import BackupFailed, backup
+
+    try:
+        path = backup(database_url(args.db), Path(args.file))
+    except BackupFailed as failed:
+        print(str(failed), file=sys.stderr)
+        return 1
+    print(f"已备份到 backup written: {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from medsettle.services.backup import BackupFailed, restore
+    from medsettle.services.verify import verify
+
+    engine = _engine(args)
+    if not args.force:
+        from sqlalchemy import inspect
+
+        if inspect(engine).get_table_names():
+            print("目标数据库不是空的；确认要覆盖请加 --force", file=sys.stderr)
+            return 1
+    engine.dispose()
+    try:
+        restore(database_url(args.db), Path(args.file))
+    except BackupFailed as failed:
+        print(str(failed), file=sys.stderr)
+        return 1
+    engine = _engine(args)
+    upgrade(engine)
+    report = verify(engine)
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    print(f"已恢复 restored: 账本 {report.ledger_rows} 行，核对问题 {len(report.problems)} 个")
+    return 0 if report.ok else 1
+
+
 def _prepare_demo(engine) -> None:
     from sqlalchemy import select
 
@@ -270,6 +325,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--begin", required=True, metavar="YYYY-MM-DD")
     p.add_argument("--end", required=True, metavar="YYYY-MM-DD")
     p.add_argument("--fixmedins", metavar="CODE", help="one institution only")
+    command(
+        "verify",
+        "recompute running totals and account balances from the ledger; exit 1 on drift",
+        cmd_verify,
+    )
+    p = command(
+        "backup",
+        "write a consistent backup (SQLite online backup; pg_dump for PostgreSQL)",
+        cmd_backup,
+    )
+    p.add_argument("file")
+    p = command("restore", "restore a backup, then verify it", cmd_restore)
+    p.add_argument("file")
+    p.add_argument("--force", action="store_true", help="overwrite a database that is not empty")
     p = command("serve", "serve the hospital interface", cmd_serve)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

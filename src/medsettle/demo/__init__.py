@@ -26,5 +26,19 @@ def is_empty(engine: Engine) -> bool:
         return connection.execute(select(func.count()).select_from(institutions)).scalar() == 0
 
 
+# Demo staff of the Hotan agency counter (username, name, role, password). The passwords are
+# printed in README.md beside this file: a demonstration, never a deployment.
+STAFF = (
+    ("clerk", "李娜", "clerk", "clerk-demo-2026"),
+    ("reviewer", "买买提", "reviewer", "reviewer-demo-2026"),
+    ("admin", "王芳", "admin", "admin-demo-2026"),
+)
+
+
 def load(engine: Engine) -> list[ImportSummary]:
-    return [import_file(engine, kind, path) for kind, path in files()]
+    from medsettle.services.webauth import put_staff
+
+    summaries = [import_file(engine, kind, path) for kind, path in files()]
+    for username, name, role, password in STAFF:
+        put_staff(engine, username, name, role, password)
+    return summaries

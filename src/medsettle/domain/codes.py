@@ -117,6 +117,34 @@ class FilingChannel(StrEnum):
     COUNTER = "counter"  # 经办窗口
 
 
+FILING_CHANNEL_NAMES = {
+    FilingChannel.APP: "国家医保服务平台App",
+    FilingChannel.MINI_PROGRAM: "微信小程序",
+    FilingChannel.COUNTER: "经办窗口",
+}
+
+
+class FilingStatus(StrEnum):
+    """Where a filing stands: only an approved filing covers a visit."""
+
+    PENDING = "pending"  # 待审核
+    APPROVED = "approved"  # 已备案
+    REFUSED = "refused"  # 未通过
+    CANCELLED = "cancelled"  # 已取消
+
+    @property
+    def label(self) -> str:
+        return FILING_STATUS_NAMES[self]
+
+
+FILING_STATUS_NAMES = {
+    FilingStatus.PENDING: "待审核",
+    FilingStatus.APPROVED: "已备案",
+    FilingStatus.REFUSED: "未通过",
+    FilingStatus.CANCELLED: "已取消",
+}
+
+
 def province_of(admdvs: str) -> str:
     """The province code ``xx0000`` of a 6-digit division code."""
     return admdvs[:2] + "0000"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from .codes import INSU_ACTIVE, FilingCategory, destination_covers
+from .codes import INSU_ACTIVE, FilingCategory, FilingStatus, destination_covers
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,22 @@ class Filing:
     channel: str
     referral_fixmedins_no: str = ""
     active: bool = True  # False once cancelled or refused
+    status: FilingStatus = FilingStatus.APPROVED
+    filing_id: int | None = None  # the stored row's id, None before it is stored
+
+    @property
+    def live(self) -> bool:
+        """Pending or approved: it counts for overlaps and may be changed or cancelled."""
+        return self.active and self.status in (FilingStatus.PENDING, FilingStatus.APPROVED)
+
+    @property
+    def in_force(self) -> bool:
+        """Only an approved, active filing covers a visit."""
+        return self.active and self.status == FilingStatus.APPROVED
 
     def covers(self, place_admdvs: str, day: date) -> bool:
         return (
-            self.active
+            self.in_force
             and self.begndate <= day
             and (self.enddate is None or day <= self.enddate)
             and destination_covers(self.dest_admdvs, place_admdvs)

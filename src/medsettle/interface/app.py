@@ -73,13 +73,41 @@ def respond(body: dict[str, Any], status: int = 200) -> Response:
 
 def create_app(engine: Engine) -> FastAPI:
     app = FastAPI(
-        title="medsettle", description="跨省异地就医门诊慢特病直接结算平台", docs_url="/docs"
+        title="medsettle",
+        description="跨省异地就医门诊慢特病直接结算平台",
+        docs_url=None,  # Swagger UI would load from a CDN; the network is isolated
+        redoc_url=None,
     )
     app.state.engine = engine
 
+    from medsettle.web import mount  # the patient and counter pages, the filing API
+
+    mount(app, engine)
+
     @app.get("/health")
     def health() -> dict[str, str]:
+        """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/ready")
+    def ready() -> Response:
+        """Readiness: the database answers and its schema is the code's."""
+        from medsettle.storage.migrate import current_revision, head_revision
+
+        try:
+            current = current_revision(engine)
+        except Exception:  # noqa: BLE001 - any database failure means not ready
+            log.warning("readiness: database unreachable")
+            return respond({"status": "unavailable", "reason": "数据库不可用"}, 503)
+        if current != head_revision():
+            return respond(
+                {
+                    "status": "unavailable",
+                    "reason": f"数据库结构版本{current}，需要{head_revision()}",
+                },
+                503,
+            )
+        return respond({"status": "ready", "schema": current})
 
     @app.post("/fsi/api/rsfComIfsService/callService")
     async def call_service(request: Request) -> Response:
@@ -143,7 +171,11 @@ def handle(
         if not isinstance(raw_input, dict):
             raise bad("input", "应为JSON对象")
         parsed = parse_input(transaction, raw_input)
-        if transaction.person_routed and names_person(raw_input) and not envelope.get("insuplc_admdvs"):
+        if (
+            transaction.person_routed
+            and names_person(raw_input)
+            and not envelope.get("insuplc_admdvs")
+        ):
             raise bad("insuplc_admdvs", "缺失：输入中含人员编号psn_no时必须填写参保地医保区划")
         ctx = CallContext(
             institution=institution,

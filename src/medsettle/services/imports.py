@@ -272,12 +272,16 @@ def import_persons(c, path: Path) -> ImportSummary:
         "主键(psn_no, insutype)",
     )
     _refuse_if(problems)
+    from medsettle.storage.repository import Repository
+
+    repo = Repository(c)
     up = _Upserter(c, schema.persons, ("psn_no", "insutype"))
     accounts = _Upserter(c, schema.accounts, ("psn_no",))
+    now = china_now()
     for _, values, balance in parsed:
         new = up.put(values)
         if new and values["insutype"] == Insutype.EMPLOYEE and accounts.existing(values) is None:
-            accounts.put({"psn_no": values["psn_no"], "balance": balance})
+            repo.open_account(values["psn_no"], balance, now)
     return up.summary("persons", path, len(parsed))
 
 

@@ -3,7 +3,7 @@ totals (5206)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from medsettle.domain import eligibility as elig
@@ -140,8 +140,32 @@ def _trt_row(psn_no: str, check_type: str, insutype: str, flag: str, day: date, 
 
 def certify(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[str, Any]:
     """2503 人员慢特病备案: create (or renew with the same key) a certification."""
-    psn_no, insutype, code = data["psn_no"], data["insutype"], data["opsp_dise_code"]
-    insurance = require_insurance(repo, ctx, psn_no, insutype)
+    insurance = require_insurance(repo, ctx, data["psn_no"], data["insutype"])
+    sn = save_certification(
+        repo,
+        insurance,
+        data,
+        ctx.now,
+        source=ctx.fixmedins_code,
+        default_no=ctx.institution.fixmedins_code,
+        default_name=ctx.institution.fixmedins_name,
+    )
+    return {"result": {"trt_dcla_detl_sn": sn}}
+
+
+def save_certification(
+    repo: Repository,
+    insurance: Insurance,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    source: str,
+    default_no: str = "",
+    default_name: str = "",
+) -> str:
+    """The one rule of 2503, for the interface and the counter alike: the disease must be on
+    the policy in force on ``begndate``; the same key renews (and re-activates) the record."""
+    psn_no, insutype, code = insurance.psn_no, insurance.insutype, data["opsp_dise_code"]
     begndate: date = data["begndate"]
     enddate: date | None = data.get("enddate")
     if enddate is not None and enddate < begndate:
@@ -158,18 +182,16 @@ def certify(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[st
             f"病种opsp_dise_code={code}不在参保地{insurance.insuplc_admdvs}跨省直接结算门诊慢特病范围内",
         )
     values = certification_values(
-        data, ctx.institution.fixmedins_code, ctx.institution.fixmedins_name
+        {**data, "psn_no": psn_no, "insutype": insutype}, default_no, default_name
     )
     values["opsp_dise_name"] = values["opsp_dise_name"] or policy.diseases[code].name
     existing = repo.certification_by_key(psn_no, insutype, code, begndate)
     if existing is not None:
         repo.set_certification(existing.trt_dcla_detl_sn, active=True, **values)
-        return {"result": {"trt_dcla_detl_sn": existing.trt_dcla_detl_sn}}
-    sn = new_id("C", ctx.now)
-    repo.add_certification(
-        {"trt_dcla_detl_sn": sn, "active": True, "source": ctx.fixmedins_code, **values}
-    )
-    return {"result": {"trt_dcla_detl_sn": sn}}
+        return existing.trt_dcla_detl_sn
+    sn = new_id("C", now)
+    repo.add_certification({"trt_dcla_detl_sn": sn, "active": True, "source": source, **values})
+    return sn
 
 
 CERTIFICATION_FIELDS = (
@@ -193,14 +215,19 @@ def certification_values(
 
 def revoke_certification(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:
     """2504 人员慢特病备案撤销."""
-    row = repo.certification_row(data["trt_dcla_detl_sn"])
-    if row is None or row.psn_no != data["psn_no"] or not row.active:
+    revoke(repo, data["trt_dcla_detl_sn"], data["psn_no"], data.get("memo") or "")
+    return {}
+
+
+def revoke(repo: Repository, sn: str, psn_no: str, memo: str) -> None:
+    """The one rule of 2504: only the person's own certification that is not yet revoked."""
+    row = repo.certification_row(sn)
+    if row is None or row.psn_no != psn_no or not row.active:
         raise fail(
             ErrCode.NOT_CERTIFIED,
-            f"未找到人员{data['psn_no']}的有效慢特病备案trt_dcla_detl_sn={data['trt_dcla_detl_sn']}",
+            f"未找到人员{psn_no}的有效慢特病备案trt_dcla_detl_sn={sn}",
         )
-    repo.set_certification(row.trt_dcla_detl_sn, active=False, memo=data.get("memo") or "")
-    return {}
+    repo.set_certification(row.trt_dcla_detl_sn, active=False, memo=memo)
 
 
 def certifications(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:

@@ -131,7 +131,8 @@ def _append(repo, ctx, visit, setl_id, init_setl_id, calc: Calculation, answer) 
     )
     for scope, delta in calc.contributions.items():
         repo.add_totals(visit.psn_no, visit.insutype, year, scope, delta)
-    repo.move_account(visit.psn_no, -calc.acct_pay)
+    kind = "reversal" if init_setl_id else "settlement"
+    repo.move_account(visit.psn_no, -calc.acct_pay, kind, setl_id, ctx.now)
 
 
 def reverse(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[str, Any]:

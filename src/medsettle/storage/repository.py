@@ -17,7 +17,9 @@ from medsettle.domain.records import Certification, Filing, Institution, Insuran
 from medsettle.domain.settlement import Totals
 
 from . import rows
+from .pages import PageQueries
 from .schema import (
+    account_entries,
     accounts,
     catalogue,
     certifications,
@@ -36,7 +38,7 @@ from .schema import (
 )
 
 
-class Repository:
+class Repository(PageQueries):
     def __init__(self, connection: Connection):
         self.c = connection
 
@@ -123,7 +125,19 @@ class Repository:
         ).scalar()
         return balance if balance is not None else ZERO
 
-    def move_account(self, psn_no: str, delta: Decimal) -> None:
+    def open_account(self, psn_no: str, balance: Decimal, now: datetime) -> None:
+        """A new personal account with its opening entry."""
+        self.c.execute(insert(accounts).values(psn_no=psn_no, balance=balance))
+        self.c.execute(
+            insert(account_entries).values(
+                psn_no=psn_no, amount=balance, kind="opening", setl_id=None, created_at=now
+            )
+        )
+
+    def move_account(
+        self, psn_no: str, delta: Decimal, kind: str, setl_id: str, now: datetime
+    ) -> None:
+        """Append a movement and keep the balance its running sum, in this transaction."""
         if delta == 0:
             return
         current = self.c.execute(
@@ -135,6 +149,11 @@ class Repository:
             self.c.execute(
                 update(accounts).where(accounts.c.psn_no == psn_no).values(balance=current + delta)
             )
+        self.c.execute(
+            insert(account_entries).values(
+                psn_no=psn_no, amount=delta, kind=kind, setl_id=setl_id, created_at=now
+            )
+        )
 
     def filings_of(self, psn_no: str, insutype: str) -> list[Filing]:
         result = self.c.execute(

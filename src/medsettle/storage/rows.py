@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 
 from medsettle.domain.catalogue import CatalogueEntry
-from medsettle.domain.codes import ChrgitmLv, FilingCategory
+from medsettle.domain.codes import ChrgitmLv, FilingCategory, FilingStatus
 from medsettle.domain.policy import PolicyVersion, parse_policy
 from medsettle.domain.records import Certification, Filing, Institution, Insurance
 
@@ -55,6 +55,8 @@ def filing(row) -> Filing:
         channel=row.channel,
         referral_fixmedins_no=row.referral_fixmedins_no,
         active=bool(row.active),
+        status=FilingStatus(row.status),
+        filing_id=row.id,
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 
 from .types import Money, Price, Quantity, Ratio
 
@@ -122,6 +123,13 @@ filings = Table(
     Column("channel", String(20), nullable=False),
     Column("referral_fixmedins_no", String(30), nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True),
+    # new applications (pages, API, counter): pending until reviewed unless by commitment letter
+    Column("status", String(12), nullable=False, default="approved", server_default="approved"),
+    Column("commitment", Boolean, nullable=False, default=False, server_default=sa_false()),
+    Column("applied_by", String(40), nullable=False, default="", server_default=""),
+    Column("created_at", DateTime),
+    Column("reviewed_by", String(40), nullable=False, default="", server_default=""),
+    Column("review_memo", String(200), nullable=False, default="", server_default=""),
     UniqueConstraint("psn_no", "insutype", "begndate", "dest_admdvs"),
 )
 
@@ -302,4 +310,70 @@ clearing_months = Table(
     Column("closed_at", DateTime, nullable=False),
     Column("settlement_count", Integer, nullable=False),
     Column("files", Text, nullable=False),  # JSON {file name: CSV text}
+)
+
+
+# -- filing pages: staff, sessions, one-time codes, the audit log ---------------------------------
+staff = Table(
+    "staff",
+    metadata,
+    Column("username", String(40), primary_key=True),
+    Column("display_name", String(100), nullable=False),
+    Column("role", String(12), nullable=False),  # clerk | reviewer | admin
+    Column("password_hash", String(300), nullable=False),  # scrypt, with its salt and costs
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime),
+)
+
+# Browser sessions of patients and staff: the cookie holds only the random id.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("sid_hash", String(64), primary_key=True),  # SHA-256 of the cookie value
+    Column("kind", String(8), nullable=False),  # anon | patient | staff
+    Column("subject", String(40), nullable=False, default=""),  # psn_no or username
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False, index=True),
+)
+
+# One-time login codes of patients (demo identity check; an SMS gateway replaces the logging).
+login_codes = Table(
+    "login_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("certno", String(50), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("used", Boolean, nullable=False, default=False),
+)
+
+# Every staff action, append-only: the code has no update or delete path for this table.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("actor", String(40), nullable=False),
+    Column("role", String(12), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(80), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+
+# Personal-account movements 个人账户流水: append-only; ``accounts.balance`` is their running sum,
+# kept in the same transaction, so `medsettle verify` can recompute every balance.
+account_entries = Table(
+    "account_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("psn_no", String(30), nullable=False, index=True),
+    Column("amount", Money(), nullable=False),
+    Column("kind", String(12), nullable=False),  # opening | settlement | reversal
+    Column("setl_id", String(40)),
+    Column("created_at", DateTime, nullable=False),
 )
