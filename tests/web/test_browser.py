@@ -257,3 +257,54 @@ def test_counter_reviewer_approves_a_pending_referral(server, browser, otp, shot
     assert "filing.approve" in admin.inner_text("main")
     _shot(admin, shots, "counter-audit")
     admin.close()
+
+
+def test_operator_reads_the_clearing_dashboard(server, browser, shots):
+    from datetime import datetime
+    from decimal import Decimal
+
+    from ledgers import ledger_row
+
+    from medsettle.services.clearing import move_prepayment, run_month
+
+    base, engine = server
+    flows = [  # (insured place, treatment place, hospital, medfee, fund, account), several of each
+        ("653200", "310104", "H31010400001", "3510.00", "1950.00", "0.00"),
+        ("653200", "110105", "H11010500001", "8200.00", "6150.00", "200.00"),
+        ("653200", "440106", "H44010600001", "2400.00", "1560.00", "0.00"),
+        ("650100", "110105", "H11010500001", "5100.00", "3825.00", "300.00"),
+    ]
+    with UnitOfWork(engine) as uow:
+        for month, times in ((9, 3), (10, 5)):
+            for i in range(times):
+                for insured, area, code, medfee, fund, acct in flows:
+                    ledger_row(
+                        uow,
+                        datetime(2026, month, 2 + i, 10),
+                        insured,
+                        area,
+                        medfee,
+                        fund,
+                        acct,
+                        code=code,
+                    )
+        uow.commit()
+    move_prepayment(engine, "650000", Decimal("90000.00"), "set")
+    for month in ("2026-09", "2026-10"):
+        run_month(engine, month, Path(shots) / "statements", as_of=datetime(2026, 11, 1, 1))
+
+    page = browser.new_page(viewport=DESK, locale="zh-CN")
+    page.goto(f"{base}/counter/login")
+    page.fill("#f-username", "admin")
+    page.fill("#f-password", "admin-demo-2026")
+    page.click("button:has-text('登录')")
+    page.click("nav a:has-text('清算看板')")
+    page.wait_for_selector("text=跨省清算看板")
+    assert page.locator("svg[aria-label='参保省份到就医省份的清算资金流向'] path").count() == 3
+    assert page.locator("tr.warn").count() >= 1  # 90000 − 2 months' payable leaves too little
+    assert page.locator("select#month").input_value() == "2026-10"
+    _shot(page, shots, "counter-clearing")
+    with page.expect_download() as download:
+        page.click("a:has-text('positions.xlsx')")
+    assert download.value.suggested_filename == "positions-2026-10.xlsx"
+    page.close()
