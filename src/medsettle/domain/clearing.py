@@ -17,11 +17,9 @@ def fen(value: int | None) -> Decimal:
 
 
 @dataclass(frozen=True)
-class Flow:
-    """One (insured province, treatment province) pair of a month."""
+class MonthSums:
+    """Settlements less reversals of a month and their amounts, net."""
 
-    insuplc_prov: str
-    mdtrtarea_prov: str
     setl_cnt: int
     medfee_sumamt: Decimal
     fund_pay_sumamt: Decimal
@@ -29,24 +27,25 @@ class Flow:
 
     @property
     def payable(self) -> Decimal:
-        """What the insured province owes the treatment province: fund + account payments."""
+        """What is owed for them: fund payments plus personal-account payments."""
         return self.fund_pay_sumamt + self.acct_pay
 
 
 @dataclass(frozen=True)
-class InstitutionDue:
-    """What an institution's treatment-place agency owes it for the month."""
+class Flow(MonthSums):
+    """One (insured province, treatment province) pair of a month: the insured province owes
+    the treatment province ``payable``."""
 
-    fixmedins_code: str
-    clr_optins: str
-    setl_cnt: int
-    medfee_sumamt: Decimal
-    fund_pay_sumamt: Decimal
-    acct_pay: Decimal
+    insuplc_prov: str = ""
+    mdtrtarea_prov: str = ""
 
-    @property
-    def payable(self) -> Decimal:
-        return self.fund_pay_sumamt + self.acct_pay
+
+@dataclass(frozen=True)
+class InstitutionDue(MonthSums):
+    """What an institution's treatment-place agency (``clr_optins``) owes it for the month."""
+
+    fixmedins_code: str = ""
+    clr_optins: str = ""
 
 
 @dataclass(frozen=True)

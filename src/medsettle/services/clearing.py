@@ -101,9 +101,12 @@ def run_month(
         progress(f"  共 {count} 行；用 {analytics_engine} 汇总 …")
         results = run_queries(parquet, analytics_engine)
 
-    flows = [Flow(a, b, int(c), fen(m), fen(f), fen(x)) for a, b, c, m, f, x in results["pairs"]]
+    flows = [
+        Flow(int(c), fen(m), fen(f), fen(x), insuplc_prov=a, mdtrtarea_prov=b)
+        for a, b, c, m, f, x in results["pairs"]
+    ]
     dues = [
-        InstitutionDue(a, b, int(c), fen(m), fen(f), fen(x))
+        InstitutionDue(int(c), fen(m), fen(f), fen(x), fixmedins_code=a, clr_optins=b)
         for a, b, c, m, f, x in results["institutions"]
     ]
     with UnitOfWork(engine) as uow:

@@ -130,3 +130,12 @@ def install_handlers(app: FastAPI) -> None:
         from fastapi.exception_handlers import http_exception_handler
 
         return await http_exception_handler(request, exc)
+
+
+async def log_out(request: Request, then: str) -> Response:
+    """End the session (a CSRF-checked POST) and go to a login page."""
+    session = await ensure_session(request)
+    if await read_form(request, session) is None:
+        return expired(request, session)
+    await call(webauth.end_session, engine_of(request), session.sid)
+    return redirect(then)

@@ -14,7 +14,17 @@ from medsettle.services.context import china_now
 from medsettle.services.filings import Actor, FilingRefused
 from medsettle.services.webauth import LoginRefused, Session
 
-from .common import Form, call, engine_of, ensure_session, expired, page, read_form, redirect
+from .common import (
+    Form,
+    call,
+    engine_of,
+    ensure_session,
+    expired,
+    log_out,
+    page,
+    read_form,
+    redirect,
+)
 from .common import session_of as _session_of
 from .patient import _filing_form
 
@@ -72,12 +82,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    session = await ensure_session(request)
-    values = await read_form(request, session)
-    if values is None:
-        return expired(request, session)
-    await call(webauth.end_session, engine_of(request), session.sid)
-    return redirect("/counter/login")
+    return await log_out(request, "/counter/login")
 
 
 @router.get("/")

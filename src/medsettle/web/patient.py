@@ -24,6 +24,7 @@ from .common import (
     engine_of,
     ensure_session,
     expired,
+    log_out,
     page,
     read_form,
     redirect,
@@ -103,12 +104,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/patient/logout")
 async def logout(request: Request) -> Response:
-    session = await ensure_session(request)
-    values = await read_form(request, session)
-    if values is None:
-        return expired(request, session)
-    await call(webauth.end_session, engine_of(request), session.sid)
-    return redirect("/patient/login")
+    return await log_out(request, "/patient/login")
 
 
 @router.get("/patient/")
