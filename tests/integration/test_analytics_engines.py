@@ -40,6 +40,11 @@ def test_synthetic_ledger_is_realistic(synthetic):
     assert settled == 20_000 and rows == settled + reversed_
     assert 0.5 * REVERSAL_PER_MILLE / 1000 < reversed_ / settled < 1.5 * REVERSAL_PER_MILLE / 1000
     assert provinces >= 10 and same == 0 and outside == 0
+    diseases = con.execute(
+        f"SELECT dise_codg, count(*) n FROM read_parquet('{path}') GROUP BY 1 ORDER BY n DESC"
+    ).fetchall()
+    assert len(diseases) == 6 and diseases[0][0] == "M00500"  # tumours first, then dialysis
+    assert diseases[1][0] == "M07800"
     assert (
         con.execute(
             f"SELECT sum(medfee_fen) FROM read_parquet('{path}') WHERE init_setl_id IS NULL"

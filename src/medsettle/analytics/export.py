@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import BigInteger, Engine, select, type_coerce
 
-from medsettle.storage.schema import settlements
+from medsettle.storage.schema import settlements, visits
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -20,6 +20,7 @@ LEDGER_SCHEMA = pa.schema(
         ("insuplc_admdvs", pa.string()),
         ("mdtrtarea_admvs", pa.string()),
         ("insutype", pa.string()),
+        ("dise_codg", pa.string()),
         ("setl_time", pa.timestamp("s")),
         ("medfee_fen", pa.int64()),
         ("fund_fen", pa.int64()),
@@ -45,6 +46,7 @@ def export_ledger(
         settlements.c.insuplc_admdvs,
         settlements.c.mdtrtarea_admvs,
         settlements.c.insutype,
+        visits.c.dise_codg,
         settlements.c.setl_time,
         type_coerce(settlements.c.medfee_sumamt, BigInteger).label("medfee_fen"),
         type_coerce(settlements.c.fund_pay_sumamt, BigInteger).label("fund_fen"),
@@ -52,6 +54,7 @@ def export_ledger(
     ]
     query = (
         select(*columns)
+        .select_from(settlements.outerjoin(visits, visits.c.mdtrt_id == settlements.c.mdtrt_id))
         .where(settlements.c.setl_time >= begin, settlements.c.setl_time < end)
         .order_by(settlements.c.setl_time, settlements.c.setl_id)
     )

@@ -21,6 +21,9 @@ TREATED = {  # treatment province → weight
     "420000": 3, "430000": 3, "610000": 3, "120000": 4, "500000": 4, "650000": 2, "370000": 4,
     "350000": 4,
 }  # fmt: skip
+DISEASES = {  # opsp_dise_code → weight: tumours and dialysis dominate outpatient special diseases
+    "M00500": 45, "M07800": 30, "M08300": 10, "M05300": 7, "M04000": 5, "M03900": 3,
+}  # fmt: skip
 REVERSAL_PER_MILLE = 30
 
 
@@ -55,6 +58,7 @@ def generate(
         con.execute(f"SET threads = {threads}")
         con.execute(_buckets("insured", INSURED))
         con.execute(_buckets("treated", TREATED))
+        con.execute(_buckets("diseases", DISEASES))
         start = month_start.strftime("%Y-%m-%d %H:%M:%S")
         last = month_end.strftime("%Y-%m-%d %H:%M:%S")
         con.execute(
@@ -65,6 +69,7 @@ def generate(
                    ins.prov AS insp,
                    CASE WHEN trt.prov = ins.prov THEN '310000' ELSE trt.prov END AS trtp,
                    CASE WHEN {_u("i", 4, 100)} < 55 THEN '310' ELSE '390' END AS insutype,
+                   dis.prov AS dise_codg,
                    TIMESTAMP '{start}' + to_seconds({_u("i", 5, seconds)}) AS setl_time,
                    20000 + {_u("i", 6, 1980000)} AS medfee_fen,
                    {_u("i", 7, 26)} AS fund_pct,
@@ -74,6 +79,7 @@ def generate(
             FROM range({int(settlements)}) t(i)
             JOIN insured ins ON ins.b = {_u("t.i", 1, 1000)}
             JOIN treated trt ON trt.b = {_u("t.i", 2, 1000)}
+            JOIN diseases dis ON dis.b = {_u("t.i", 3, 1000)}
             """
         )
         con.execute(
@@ -83,7 +89,7 @@ def generate(
                    'H' || substr(trtp, 1, 2) || lpad(hospital::VARCHAR, 9, '0') AS fixmedins_code,
                    substr(insp, 1, 2) || '0100' AS insuplc_admdvs,
                    substr(trtp, 1, 2) || '0101' AS mdtrtarea_admvs,
-                   insutype, setl_time, medfee_fen,
+                   insutype, dise_codg, setl_time, medfee_fen,
                    medfee_fen * (55 + fund_pct) // 100 AS fund_fen,
                    CASE WHEN insutype = '310'
                         THEN least(acct_try, medfee_fen - medfee_fen * (55 + fund_pct) // 100)
@@ -96,11 +102,11 @@ def generate(
             f"""
             COPY (
                 SELECT setl_id, init_setl_id, fixmedins_code, insuplc_admdvs, mdtrtarea_admvs,
-                       insutype, setl_time, medfee_fen, fund_fen, acct_fen
+                       insutype, dise_codg, setl_time, medfee_fen, fund_fen, acct_fen
                 FROM rows
                 UNION ALL
                 SELECT 'R' || substr(setl_id, 2), setl_id, fixmedins_code, insuplc_admdvs,
-                       mdtrtarea_admvs, insutype,
+                       mdtrtarea_admvs, insutype, dise_codg,
                        least(setl_time + INTERVAL 1 HOUR, TIMESTAMP '{last}' - INTERVAL 1 SECOND),
                        -medfee_fen, -fund_fen, -acct_fen
                 FROM rows WHERE reversal_draw < {REVERSAL_PER_MILLE}
