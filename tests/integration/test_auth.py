@@ -207,3 +207,22 @@ def test_path_route_authenticates_too(platform):
     body = his.envelope("5301", QUERY)
     response = his.post(body, headers=signed(his, secret="wrong"), path="/fsi/api/5301")
     auth_failed(response, "x-tif-signature")
+
+
+def test_a_nonce_older_than_the_window_may_come_back(platform):
+    """A nonce remembered with a timestamp past the 300-second window no longer refuses
+    anything (expired rows are pruned lazily, so the stale row is renewed instead)."""
+    from medsettle.storage.database import UnitOfWork
+    from medsettle.storage.schema import nonces
+
+    his = platform.his(SHANGHAI_HOSPITAL)
+    nonce = secrets.token_hex(12)
+    with UnitOfWork(platform.engine) as uow:
+        uow.connection.execute(
+            nonces.insert().values(
+                fixmedins_code=SHANGHAI_HOSPITAL, nonce=nonce, ts=int(time.time()) - 1000
+            )
+        )
+        uow.commit()
+    accepted(query(his, signed(his, nonce=nonce)))
+    auth_failed(query(his, signed(his, nonce=nonce)), "x-tif-nonce")  # and now it counts again

@@ -11,6 +11,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography.fernet import InvalidToken
 from sqlalchemy import Engine
@@ -39,6 +40,16 @@ def sign_headers(code: str, secret: str, now: float, nonce: str | None = None) -
         "x-tif-nonce": nonce,
         "x-tif-signature": signature(timestamp, secret, nonce),
     }
+
+
+@lru_cache(maxsize=1024)
+def _decrypted(credential_id: int, secret_enc: str) -> str | None:
+    """A credential row never changes (a new secret is a new row), so its clear text can be
+    kept in memory; revocation still applies at once, as the live row is read every time."""
+    try:
+        return fernet().decrypt(secret_enc.encode()).decode()
+    except InvalidToken:
+        return None
 
 
 def _refuse(reason: str):
@@ -80,10 +91,9 @@ def authenticate(
         row = uow.repo.live_secret(code)
         if row is None:
             raise _refuse(f"定点医药机构{code}没有有效的接口密钥")
-        try:
-            secret = fernet().decrypt(row.secret_enc.encode()).decode()
-        except InvalidToken:
-            raise _refuse("接口密钥无法解密（平台密钥已更换？请重新签发）") from None
+        secret = _decrypted(row.id, row.secret_enc)
+        if secret is None:
+            raise _refuse("接口密钥无法解密（平台密钥已更换？请重新签发）")
         if not hmac.compare_digest(given, signature(timestamp, secret, nonce)):
             raise _refuse("签名x-tif-signature不正确")
         try:

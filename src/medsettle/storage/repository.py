@@ -37,6 +37,8 @@ from .schema import (
     visits,
 )
 
+_last_prune = 0  # when this process last deleted expired nonces (the horizon then, Unix seconds)
+
 
 class Repository(PageQueries):
     def __init__(self, connection: Connection):
@@ -71,14 +73,22 @@ class Repository(PageQueries):
         )
 
     def remember_nonce(self, code: str, nonce: str, ts: int, horizon: int) -> bool:
-        """Record a nonce; False when it was seen within the window. Prunes old ones."""
-        self.c.execute(delete(nonces).where(nonces.c.ts < horizon))
-        seen = self.c.execute(
-            select(nonces.c.ts).where(nonces.c.fixmedins_code == code, nonces.c.nonce == nonce)
-        ).first()
-        if seen:
+        """Record a nonce; False when it was seen within the window (timestamps ≥ horizon).
+
+        Rows older than the window are pruned at most once a minute per process: a stale row
+        never refuses anything, it is simply renewed when its nonce comes back."""
+        global _last_prune
+        if _last_prune < horizon - 60:
+            self.c.execute(delete(nonces).where(nonces.c.ts < horizon))
+            _last_prune = horizon
+        key = (nonces.c.fixmedins_code == code) & (nonces.c.nonce == nonce)
+        seen = self.c.execute(select(nonces.c.ts).where(key)).first()
+        if seen is not None and seen.ts >= horizon:
             return False
-        self.c.execute(insert(nonces).values(fixmedins_code=code, nonce=nonce, ts=ts))
+        if seen is not None:
+            self.c.execute(update(nonces).where(key).values(ts=ts))
+        else:
+            self.c.execute(insert(nonces).values(fixmedins_code=code, nonce=nonce, ts=ts))
         return True
 
     # -- persons -----------------------------------------------------------------------------
