@@ -45,13 +45,7 @@ def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any]):
     lines = repo.lines_of(visit.mdtrt_id, unsettled_only=True)
     if not lines:
         raise fail(ErrCode.NOTHING_TO_SETTLE, f"就诊mdtrt_id={visit.mdtrt_id}没有未结算的费用明细")
-    sums = LineSums(
-        medfee_sumamt=sum((r.det_item_fee_sumamt for r in lines), ZERO),
-        fulamt_ownpay_amt=sum((r.fulamt_ownpay_amt for r in lines), ZERO),
-        overlmt_selfpay=sum((r.overlmt_amt for r in lines), ZERO),
-        preselfpay_amt=sum((r.preselfpay_amt for r in lines), ZERO),
-        inscp_scp_amt=sum((r.inscp_scp_amt for r in lines), ZERO),
-    )
+    sums = LineSums.of(lines)  # the stored lines carry the split's field names
     for field in ("medfee_sumamt", *SUM_FIELDS):
         theirs = data.get(field)
         ours = getattr(sums, field)
