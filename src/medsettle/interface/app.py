@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,7 +20,7 @@ from medsettle.jsonio import dumps_bytes, loads
 from medsettle.services import messages
 from medsettle.services.context import CallContext, china_now, fmt_time, new_id
 
-from .auth import authenticate
+from .auth import admit, read_headers
 from .fields import Obj, Text, When, bad
 from .transactions import TRANSACTIONS, names_person, parse_input
 
@@ -83,6 +84,7 @@ def create_app(engine: Engine) -> FastAPI:
     from medsettle.web import mount  # the patient and counter pages, the filing API
 
     mount(app, engine)
+    app.add_middleware(__import__("medsettle.interface.limits", fromlist=["_"]).RequestLimits)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -135,11 +137,73 @@ async def _call(engine: Engine, request: Request, path_infno: str | None) -> Res
 def handle(
     engine: Engine, headers: dict[str, str], body: bytes, path_infno: str | None, received: str
 ):
-    """The whole path of one message; returns (HTTP status, answer)."""
+    """The whole path of one message; returns (HTTP status, answer).
+
+    The headers are checked first (no database), then the body is parsed; authentication, the
+    nonce and the business run in one transaction. A refusal found while parsing is answered
+    only after authentication has passed, so AUTH_FAILED always comes first.
+    """
     msgid = ""
     try:
         now = china_now()
-        institution = authenticate(engine, headers, now, time.time())
+        epoch = time.time()
+        creds = read_headers(headers, epoch)
+        request = _parse(body, path_infno)
+        envelope = request.envelope
+        msgid = envelope["msgid"] if envelope else ""
+
+        def admit_caller(repo) -> CallContext:
+            institution = admit(repo, creds, now, epoch)
+            if envelope is None:
+                return CallContext(institution=institution, msgid="", infno="", now=now)
+            if envelope["fixmedins_code"] != institution.fixmedins_code:
+                raise DomainError(
+                    ErrCode.AUTH_FAILED, "身份认证失败：报文fixmedins_code与x-tif-paasid不一致"
+                )
+            return CallContext(
+                institution=institution,
+                msgid=msgid,
+                infno=envelope["infno"],
+                now=now,
+                insuplc_admdvs=envelope.get("insuplc_admdvs") or "",
+                opter=envelope.get("opter") or "",
+            )
+
+        if request.refusal is not None:
+            messages.run(engine, admit_caller, None, None, None, request.refusal)
+            raise AssertionError("unreachable")
+        output = messages.run(
+            engine, admit_caller, request.raw_input, request.transaction.handler, request.parsed
+        )
+        return 200, envelope_answer(None, "", output, msgid, received)
+    except DomainError as refused:
+        status = 401 if refused.code == ErrCode.AUTH_FAILED else 200
+        return status, envelope_answer(refused.code, refused.message, None, msgid, received)
+    except Exception:  # a bug, or the database is down: say so, never leak a stack trace
+        log.exception("unexpected failure answering msgid=%s", msgid)
+        return 500, envelope_answer(None, "", None, msgid, received) | {
+            "infcode": -1,
+            "err_code": "INTERNAL_ERROR",
+            "err_msg": "平台内部错误，交易未完成，可使用相同msgid重试",
+        }
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A request read: its envelope when that passed, and the input or the refusal."""
+
+    envelope: dict[str, Any] | None
+    transaction: Any = None
+    raw_input: Any = None
+    parsed: Any = None
+    refusal: DomainError | None = None
+
+
+def _parse(body: bytes, path_infno: str | None) -> Parsed:
+    """The envelope and the transaction's input, checked; a refusal is returned, not raised,
+    because it may be answered only after authentication."""
+    envelope = None
+    try:
         if len(body) > MAX_BODY:
             raise bad("请求体", f"过大（超过{MAX_BODY}字节）")
         try:
@@ -151,12 +215,6 @@ def handle(
         if not isinstance(raw, dict):
             raise DomainError(ErrCode.BAD_REQUEST, "请求体应为JSON对象（报文信封）")
         envelope = ENVELOPE.check(raw, "")
-        envelope = {k: v for k, v in envelope.items()}
-        msgid = envelope["msgid"]
-        if envelope["fixmedins_code"] != institution.fixmedins_code:
-            raise DomainError(
-                ErrCode.AUTH_FAILED, "身份认证失败：报文fixmedins_code与x-tif-paasid不一致"
-            )
         infno = envelope["infno"]
         if path_infno is not None and path_infno != infno:
             raise DomainError(
@@ -177,23 +235,6 @@ def handle(
             and not envelope.get("insuplc_admdvs")
         ):
             raise bad("insuplc_admdvs", "缺失：输入中含人员编号psn_no时必须填写参保地医保区划")
-        ctx = CallContext(
-            institution=institution,
-            msgid=msgid,
-            infno=infno,
-            now=now,
-            insuplc_admdvs=envelope.get("insuplc_admdvs") or "",
-            opter=envelope.get("opter") or "",
-        )
-        output = messages.run(engine, ctx, raw_input, transaction.handler, parsed)
-        return 200, envelope_answer(None, "", output, msgid, received)
+        return Parsed(envelope, transaction, raw_input, parsed)
     except DomainError as refusal:
-        status = 401 if refusal.code == ErrCode.AUTH_FAILED else 200
-        return status, envelope_answer(refusal.code, refusal.message, None, msgid, received)
-    except Exception:  # a bug, or the database is down: say so, never leak a stack trace
-        log.exception("unexpected failure answering msgid=%s", msgid)
-        return 500, envelope_answer(None, "", None, msgid, received) | {
-            "infcode": -1,
-            "err_code": "INTERNAL_ERROR",
-            "err_msg": "平台内部错误，交易未完成，可使用相同msgid重试",
-        }
+        return Parsed(envelope, refusal=refusal)

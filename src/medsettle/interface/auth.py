@@ -1,7 +1,8 @@
 """The gateway signature: ``x-tif-signature`` = sha256(timestamp + secret + nonce + timestamp).
 
 Secrets are kept encrypted with the platform key (the server needs them to check signatures).
-A nonce is remembered for the 300-second window and refused if it comes again.
+A nonce is remembered for the 300-second window and refused if it comes again; it is spent in
+the same transaction as the request's business, so one request is one commit.
 """
 
 from __future__ import annotations
@@ -10,17 +11,18 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
 from cryptography.fernet import InvalidToken
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 
 from medsettle.domain.errors import ErrCode, fail
 from medsettle.domain.records import Institution
 from medsettle.services.keys import fernet
 from medsettle.storage.database import UnitOfWork
+from medsettle.storage.repository import Repository
 
 WINDOW_SECONDS = 300
 NONCE_MIN, NONCE_MAX = 8, 64
@@ -56,10 +58,18 @@ def _refuse(reason: str):
     return fail(ErrCode.AUTH_FAILED, f"身份认证失败：{reason}")
 
 
-def authenticate(
-    engine: Engine, headers: Mapping[str, str], now: datetime, epoch: float
-) -> Institution:
-    """Check the four headers; remember the nonce. Raises AUTH_FAILED with the reason."""
+@dataclass(frozen=True)
+class Credentials:
+    """The four gateway headers, checked for form and freshness (no database needed)."""
+
+    code: str
+    timestamp: int
+    nonce: str
+    signature: str
+
+
+def read_headers(headers: Mapping[str, str], epoch: float) -> Credentials:
+    """Check the headers' presence, the clock window and the nonce's length."""
     code = headers.get("x-tif-paasid") or ""
     timestamp = headers.get("x-tif-timestamp") or ""
     nonce = headers.get("x-tif-nonce") or ""
@@ -82,28 +92,37 @@ def authenticate(
         raise _refuse("x-tif-timestamp与服务器时间相差超过300秒")
     if not (NONCE_MIN <= len(nonce) <= NONCE_MAX):
         raise _refuse("x-tif-nonce长度应为8–64个字符")
+    return Credentials(code, int(timestamp), nonce, given)
+
+
+def admit(repo: Repository, creds: Credentials, now: datetime, epoch: float) -> Institution:
+    """Check the institution, its live secret and the signature, and spend the nonce — in the
+    caller's transaction, so a request costs one commit. Raises AUTH_FAILED with the reason."""
+    code = creds.code
+    found = repo.caller(code)
+    if found is None:
+        raise _refuse(f"未知的定点医药机构{code}")
+    institution, credential_id, secret_enc = found
+    if not institution.open_on(now.date()):
+        raise _refuse(f"定点医药机构{code}不在协议有效期内")
+    if credential_id is None:
+        raise _refuse(f"定点医药机构{code}没有有效的接口密钥")
+    secret = _decrypted(credential_id, secret_enc)
+    if secret is None:
+        raise _refuse("接口密钥无法解密（平台密钥已更换？请重新签发）")
+    if not hmac.compare_digest(creds.signature, signature(str(creds.timestamp), secret, creds.nonce)):
+        raise _refuse("签名x-tif-signature不正确")
+    if not repo.spend_nonce(code, creds.nonce, creds.timestamp, int(epoch) - WINDOW_SECONDS):
+        raise _refuse("x-tif-nonce已使用过（重放请求）")
+    return institution
+
+
+def authenticate(
+    engine: Engine, headers: Mapping[str, str], now: datetime, epoch: float
+) -> Institution:
+    """Authenticate one request in its own transaction (the command line and tests)."""
+    creds = read_headers(headers, epoch)
     with UnitOfWork(engine) as uow:
-        institution = uow.repo.institution(code)
-        if institution is None:
-            raise _refuse(f"未知的定点医药机构{code}")
-        if not institution.open_on(now.date()):
-            raise _refuse(f"定点医药机构{code}不在协议有效期内")
-        row = uow.repo.live_secret(code)
-        if row is None:
-            raise _refuse(f"定点医药机构{code}没有有效的接口密钥")
-        secret = _decrypted(row.id, row.secret_enc)
-        if secret is None:
-            raise _refuse("接口密钥无法解密（平台密钥已更换？请重新签发）")
-        if not hmac.compare_digest(given, signature(timestamp, secret, nonce)):
-            raise _refuse("签名x-tif-signature不正确")
-        try:
-            fresh = uow.repo.remember_nonce(
-                code, nonce, int(timestamp), int(epoch) - WINDOW_SECONDS
-            )
-            if fresh:
-                uow.commit()
-        except IntegrityError:  # the same nonce, sent twice at once
-            fresh = False
-        if not fresh:
-            raise _refuse("x-tif-nonce已使用过（重放请求）")
+        institution = admit(uow.repo, creds, now, epoch)
+        uow.commit()
     return institution

@@ -43,31 +43,45 @@ def stored_answer(repo: Repository, ctx: CallContext, input_text: str) -> dict |
     return loads(row.output)
 
 
-def run(engine: Engine, ctx: CallContext, raw_input: Any, handler: Handler, parsed: Any) -> dict:
-    """Answer one message in one unit of work: a stored answer, or the handler's new one."""
-    input_text = canonical(raw_input)
+Admit = Callable[[Repository], CallContext]
+
+
+def run(
+    engine: Engine,
+    admit: Admit,
+    raw_input: Any,
+    handler: Handler | None,
+    parsed: Any,
+    refusal: DomainError | None = None,
+) -> dict:
+    """Answer one message in one unit of work — one commit — with its admission.
+
+    ``admit`` authenticates the caller and spends the request's nonce in this transaction; when
+    it refuses, nothing is kept. A request admitted but refused (``refusal``, found while
+    parsing, or raised by the handler) keeps only the admission: the nonce stays spent. Else the
+    answer is the stored one for this msgid, or the handler's new one stored with its effect.
+    """
+    input_text = canonical(raw_input) if refusal is None else ""
     for attempt in range(3):
         try:
             with UnitOfWork(engine) as uow:
-                stored = stored_answer(uow.repo, ctx, input_text)
-                if stored is not None:
-                    return stored
-                output = handler(uow.repo, ctx, parsed)
-                text = dumps(output)
-                uow.repo.store_message(
-                    {
-                        "fixmedins_code": ctx.fixmedins_code,
-                        "msgid": ctx.msgid,
-                        "infno": ctx.infno,
-                        "input": input_text,
-                        "output": text,
-                        "created_at": ctx.now,
-                        "voided_by": None,
-                    }
-                )
+                ctx = admit(uow.repo)
+                if refusal is not None:
+                    uow.commit()
+                    raise refusal
+                business = uow.savepoint()
+                try:
+                    output = _answer(uow.repo, ctx, input_text, handler, parsed)
+                except DomainError:
+                    business.rollback()
+                    uow.commit()
+                    raise
+                business.commit()
                 uow.commit()
-                return loads(text)
-        except DomainError:
+                return output
+        except DomainError as refused:
+            if refused is refusal or refused.code == ErrCode.AUTH_FAILED:
+                raise
             # A refusal may come from a twin of this very message that committed meanwhile
             # (same msgid sent twice at once): then its stored answer is the answer.
             with UnitOfWork(engine) as uow:
@@ -84,6 +98,26 @@ def run(engine: Engine, ctx: CallContext, raw_input: Any, handler: Handler, pars
             if attempt == 2 or "deadlock" not in str(exc).lower():
                 raise
     raise AssertionError("unreachable")
+
+
+def _answer(repo: Repository, ctx: CallContext, input_text: str, handler: Handler, parsed) -> dict:
+    stored = stored_answer(repo, ctx, input_text)
+    if stored is not None:
+        return stored
+    output = handler(repo, ctx, parsed)
+    text = dumps(output)
+    repo.store_message(
+        {
+            "fixmedins_code": ctx.fixmedins_code,
+            "msgid": ctx.msgid,
+            "infno": ctx.infno,
+            "input": input_text,
+            "output": text,
+            "created_at": ctx.now,
+            "voided_by": None,
+        }
+    )
+    return loads(text)
 
 
 def reverse_message(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:

@@ -84,5 +84,10 @@ class UnitOfWork:
     def commit(self) -> None:
         self._transaction.commit()
 
+    def savepoint(self):
+        """A nested transaction: its ``rollback()`` undoes only what followed it."""
+        assert self.connection is not None
+        return self.connection.begin_nested()
+
     def rollback(self) -> None:
         self._transaction.rollback()

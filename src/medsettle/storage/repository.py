@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from medsettle.domain.catalogue import CatalogueEntry
@@ -39,6 +41,37 @@ from .schema import (
 
 _last_prune = 0  # when this process last deleted expired nonces (the horizon then, Unix seconds)
 
+# Statements of the request path, built once (building a statement costs more than running it).
+_live = (
+    select(credentials.c.id, credentials.c.fixmedins_code, credentials.c.secret_enc)
+    .where(credentials.c.revoked_at.is_(None))
+    .subquery()
+)
+_CALLER = (
+    select(institutions, _live.c.id.label("credential_id"), _live.c.secret_enc)
+    .select_from(
+        institutions.outerjoin(_live, _live.c.fixmedins_code == institutions.c.fixmedins_code)
+    )
+    .where(institutions.c.fixmedins_code == bindparam("code"))
+    .order_by(_live.c.id.desc())
+    .limit(1)
+)
+
+
+def _spend_nonce(insert_of):
+    statement = insert_of(nonces).values(
+        fixmedins_code=bindparam("fixmedins_code"), nonce=bindparam("nonce"), ts=bindparam("ts")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[nonces.c.fixmedins_code, nonces.c.nonce],
+        set_={"ts": statement.excluded.ts},
+        where=nonces.c.ts < bindparam("horizon"),
+    ).returning(nonces.c.ts)  # a row when inserted or renewed, none when refused
+
+
+_SPEND_NONCE_SQLITE = _spend_nonce(sqlite_insert)
+_SPEND_NONCE_PG = _spend_nonce(pg_insert)
+
 
 class Repository(PageQueries):
     def __init__(self, connection: Connection):
@@ -54,6 +87,14 @@ class Repository(PageQueries):
             select(institutions).where(institutions.c.fixmedins_code == code)
         ).first()
         return rows.institution(row) if row else None
+
+    def caller(self, code: str) -> tuple[Institution, int | None, str | None] | None:
+        """The institution with its live credential's id and encrypted secret (None, None
+        when it has none), in one round trip; None for an unknown institution."""
+        row = self.c.execute(_CALLER, {"code": code}).first()
+        if row is None:
+            return None
+        return rows.institution(row), row.credential_id, row.secret_enc
 
     def live_secret(self, code: str):
         return self.c.execute(
@@ -72,24 +113,19 @@ class Repository(PageQueries):
             insert(credentials).values(fixmedins_code=code, secret_enc=secret_enc, issued_at=now)
         )
 
-    def remember_nonce(self, code: str, nonce: str, ts: int, horizon: int) -> bool:
-        """Record a nonce; False when it was seen within the window (timestamps ≥ horizon).
-
-        Rows older than the window are pruned at most once a minute per process: a stale row
-        never refuses anything, it is simply renewed when its nonce comes back."""
+    def spend_nonce(self, code: str, nonce: str, ts: int, horizon: int) -> bool:
+        """Record a nonce in one statement; False when it was seen within the window
+        (timestamp ≥ horizon). A row older than the window is renewed, never refused; expired
+        rows are pruned at most once a minute per process."""
         global _last_prune
         if _last_prune < horizon - 60:
             self.c.execute(delete(nonces).where(nonces.c.ts < horizon))
             _last_prune = horizon
-        key = (nonces.c.fixmedins_code == code) & (nonces.c.nonce == nonce)
-        seen = self.c.execute(select(nonces.c.ts).where(key)).first()
-        if seen is not None and seen.ts >= horizon:
-            return False
-        if seen is not None:
-            self.c.execute(update(nonces).where(key).values(ts=ts))
-        else:
-            self.c.execute(insert(nonces).values(fixmedins_code=code, nonce=nonce, ts=ts))
-        return True
+        statement = _SPEND_NONCE_PG if self.is_postgres else _SPEND_NONCE_SQLITE
+        done = self.c.execute(
+            statement, {"fixmedins_code": code, "nonce": nonce, "ts": ts, "horizon": horizon}
+        )
+        return done.first() is not None
 
     # -- persons -----------------------------------------------------------------------------
     def insurance(self, psn_no: str, insutype: str) -> Insurance | None:
