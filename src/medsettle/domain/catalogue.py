@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from .codes import ChrgitmLv, city_of, province_of
-from .money import ZERO, frozen, round_fen
+from .money import FEN, ZERO, record, round_fen
 
 _CLASS_B = ChrgitmLv.CLASS_B
 _SELF_PAID = ChrgitmLv.SELF_PAID
+_ONE = Decimal("1")
+_str = str.__str__  # the plain text of a code-table member ("02", not ChrgitmLv.CLASS_B)
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,15 @@ def split_line(
     entry: CatalogueEntry | None,
     dise_codg: str | None,
 ) -> LineSplit:
-    """Split a line whose arithmetic has been checked into its four parts."""
+    """Split a line whose arithmetic has been checked into its four parts.
+
+    This runs once per fee line (the hot path of 2204): the record is built with
+    ``money.record`` and rounding is ``round_fen``'s ``quantize`` written in place.
+    """
     if entry is None:
         return _self_paid(feedetl_sn, pric, cnt, total, None, "目录外项目，全自费")
-    if entry.chrgitm_lv == _SELF_PAID:
+    level = entry.chrgitm_lv
+    if level == _SELF_PAID:
         return _self_paid(feedetl_sn, pric, cnt, total, entry, "丙类（自费）项目，全自费")
     if entry.lmt_used_flag and (dise_codg is None or dise_codg not in entry.lmt_dise_codes):
         allowed = "、".join(sorted(entry.lmt_dise_codes)) or "无"
@@ -126,29 +133,33 @@ def split_line(
             f"限定病种（{allowed}）使用，本次就诊病种{dise_codg or '未知'}不符，全自费",
         )
     ceiling = entry.pric_uplmt_amt
-    overlmt = ZERO
-    memo = ""
+    prop = entry.selfpay_prop
     if ceiling is not None and pric > ceiling:
-        overlmt = round_fen((pric - ceiling) * cnt)
+        overlmt = ((pric - ceiling) * cnt).quantize(FEN, ROUND_HALF_UP)
         memo = f"单价{pric}超过限价{ceiling}，超出部分{overlmt}自付"
-    base = total - overlmt
-    preselfpay = round_fen(base * entry.selfpay_prop) if entry.chrgitm_lv == _CLASS_B else ZERO
-    return frozen(
+    else:
+        overlmt = ZERO
+        memo = ""
+    base = total - overlmt  # also when overlmt is 0: the result has two places, as answered
+    preselfpay = (base * prop).quantize(FEN, ROUND_HALF_UP) if level == _CLASS_B else ZERO
+    return record(
         LineSplit,
-        feedetl_sn=feedetl_sn,
-        det_item_fee_sumamt=total,
-        cnt=cnt,
-        pric=pric,
-        pric_uplmt_amt=ceiling,
-        selfpay_prop=entry.selfpay_prop,
-        fulamt_ownpay_amt=ZERO,
-        overlmt_amt=overlmt,
-        preselfpay_amt=preselfpay,
-        inscp_scp_amt=base - preselfpay,
-        chrgitm_lv=str.__str__(entry.chrgitm_lv),
-        med_chrgitm_type=entry.med_chrgitm_type,
-        lmt_used_flag="1" if entry.lmt_used_flag else "0",
-        memo=memo,
+        {
+            "feedetl_sn": feedetl_sn,
+            "det_item_fee_sumamt": total,
+            "cnt": cnt,
+            "pric": pric,
+            "pric_uplmt_amt": ceiling,
+            "selfpay_prop": prop,
+            "fulamt_ownpay_amt": ZERO,
+            "overlmt_amt": overlmt,
+            "preselfpay_amt": preselfpay,
+            "inscp_scp_amt": base - preselfpay,
+            "chrgitm_lv": _str(level),
+            "med_chrgitm_type": entry.med_chrgitm_type,
+            "lmt_used_flag": "1" if entry.lmt_used_flag else "0",
+            "memo": memo,
+        },
     )
 
 
@@ -160,22 +171,24 @@ def _self_paid(
     entry: CatalogueEntry | None,
     memo: str,
 ) -> LineSplit:
-    return frozen(
+    return record(
         LineSplit,
-        feedetl_sn=feedetl_sn,
-        det_item_fee_sumamt=total,
-        cnt=cnt,
-        pric=pric,
-        pric_uplmt_amt=entry.pric_uplmt_amt if entry else None,
-        selfpay_prop=entry.selfpay_prop if entry else Decimal("1"),
-        fulamt_ownpay_amt=total,
-        overlmt_amt=ZERO,
-        preselfpay_amt=ZERO,
-        inscp_scp_amt=ZERO,
-        chrgitm_lv=str.__str__(entry.chrgitm_lv) if entry else "03",
-        med_chrgitm_type=entry.med_chrgitm_type if entry else "",
-        lmt_used_flag=("1" if entry.lmt_used_flag else "0") if entry else "0",
-        memo=memo,
+        {
+            "feedetl_sn": feedetl_sn,
+            "det_item_fee_sumamt": total,
+            "cnt": cnt,
+            "pric": pric,
+            "pric_uplmt_amt": entry.pric_uplmt_amt if entry else None,
+            "selfpay_prop": entry.selfpay_prop if entry else _ONE,
+            "fulamt_ownpay_amt": total,
+            "overlmt_amt": ZERO,
+            "preselfpay_amt": ZERO,
+            "inscp_scp_amt": ZERO,
+            "chrgitm_lv": _str(entry.chrgitm_lv) if entry else "03",
+            "med_chrgitm_type": entry.med_chrgitm_type if entry else "",
+            "lmt_used_flag": ("1" if entry.lmt_used_flag else "0") if entry else "0",
+            "memo": memo,
+        },
     )
 
 
@@ -198,4 +211,13 @@ class LineSums:
             overlmt += line.overlmt_amt
             preselfpay += line.preselfpay_amt
             inscp += line.inscp_scp_amt
-        return cls(medfee, fulamt, overlmt, preselfpay, inscp)
+        return record(
+            cls,
+            {
+                "medfee_sumamt": medfee,
+                "fulamt_ownpay_amt": fulamt,
+                "overlmt_selfpay": overlmt,
+                "preselfpay_amt": preselfpay,
+                "inscp_scp_amt": inscp,
+            },
+        )
