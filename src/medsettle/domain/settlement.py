@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from .catalogue import LineSums
 from .codes import FUND_PAY_TYPE_NAMES, POOL_FUND_BY_INSUTYPE, FundPayType, Insutype
-from .money import ZERO, frozen, round_fen, tidy
-from .policy import Band, Rule
+from .money import FEN, ZERO, record
+from .policy import Rule
+
+_str = str.__str__
 
 
 @dataclass(frozen=True)
@@ -88,29 +90,124 @@ class Calculation:
     contributions: Mapping[str, Totals]
 
 
-def lay_bands(bands: tuple[Band, ...], accumulated: Decimal, payable: Decimal, reduction: Decimal):
-    """Lay P on top of what has accumulated and cut it at the band limits (step 3–4)."""
-    parts: list[BandPart] = []
-    top = accumulated + payable
+# Records built per settlement use money.record (the whole __dict__ at once).
+_D0 = Decimal(0)
+_POOL_FUND = {_str(t): f.value for t, f in POOL_FUND_BY_INSUTYPE.items()}
+
+
+def _totals(dedc_paid: Decimal, payable_base: Decimal, fund_paid: Decimal) -> Totals:
+    return record(
+        Totals, {"dedc_paid": dedc_paid, "payable_base": payable_base, "fund_paid": fund_paid}
+    )
+
+
+def _fund_row(
+    fund_pay_type: str, inscp: Decimal, crt_payb_lmt_amt: Decimal, payamt: Decimal, info: str
+) -> FundRow:
+    return record(
+        FundRow,
+        {
+            "fund_pay_type": fund_pay_type,
+            "inscp_scp_amt": inscp,
+            "crt_payb_lmt_amt": crt_payb_lmt_amt,
+            "fund_payamt": payamt,
+            "setl_proc_info": info,
+        },
+    )
+
+
+def _pct(ratio: Decimal) -> str:
+    return f"{(ratio * 100).normalize():f}%"
+
+
+@dataclass(frozen=True)
+class _BandPlan:
+    """One band of a rule under one reduction, with its fixed texts."""
+
+    lower: Decimal
+    upper: Decimal | None
+    ratio: Decimal
+    effective_ratio: Decimal
+    label: str  # "；分段0.00至20000.00："
+    times: str  # "×70%＝"
+
+
+@dataclass(frozen=True)
+class _RulePlan:
+    """What a settlement under one rule and one reduction does not recompute: the bands'
+    effective ratios and the fixed parts of setl_proc_info."""
+
+    bands: tuple[_BandPlan, ...]
+    deductible_head: str
+    reduction_text: str
+    cap_head: str
+
+
+def _make_plan(rule: Rule, reduction: Decimal) -> _RulePlan:
+    plans = []
     lower = ZERO
-    for band in bands:
+    for band in rule.bands:
         upper = band.upto
-        start = max(accumulated, lower)
-        end = top if upper is None else min(top, upper)
-        part = max(ZERO, end - start)
-        effective = max(Decimal(0), band.ratio - reduction)
-        parts.append(
-            frozen(
-                BandPart,
-                lower=lower,
-                upper=upper,
-                ratio=band.ratio,
-                effective_ratio=effective,
-                part=part,
+        diff = band.ratio - reduction
+        effective = diff if diff > _D0 else _D0  # max(Decimal(0), diff)
+        label = "以上" if upper is None else f"至{upper:.2f}"
+        plans.append(
+            _BandPlan(
+                lower, upper, band.ratio, effective, f"；分段{lower:.2f}{label}：", f"×{_pct(effective)}＝"
             )
         )
         if upper is not None:
             lower = upper
+    return _RulePlan(
+        bands=tuple(plans),
+        deductible_head=f"起付线{rule.deductible:.2f}（范围{rule.deductible_scope}，本年已付",
+        reduction_text=f"；临时外出就医备案，各段比例降低{_pct(reduction)}" if reduction else "",
+        cap_head=f"；年度封顶线{rule.annual_cap:.2f}（范围{rule.cap_scope}，本年已付",
+    )
+
+
+_PLANS = "_settlement_plans"
+
+
+def rule_plan(rule: Rule, reduction: Decimal) -> _RulePlan:
+    """The plan of ``rule`` under ``reduction``, derived once and kept on the (immutable) rule,
+    keyed by the reduction's exact text (0.1 and 0.10 give ratios written differently)."""
+    plans = rule.__dict__.get(_PLANS)
+    if plans is None:
+        plans = rule.__dict__[_PLANS] = {}  # like functools.cached_property: not a field
+    key = str(reduction)
+    plan = plans.get(key)
+    if plan is None:
+        if len(plans) >= 64:  # a rule meets a handful of reductions; never grow without bound
+            plans.clear()
+        plan = plans[key] = _make_plan(rule, reduction)
+    return plan
+
+
+def _lay(plan: _RulePlan, accumulated: Decimal, payable: Decimal) -> tuple[BandPart, ...]:
+    """Lay P on top of what has accumulated and cut it at the band limits (step 3–4)."""
+    parts = []
+    top = accumulated + payable
+    for band in plan.bands:
+        lower = band.lower
+        upper = band.upper
+        start = lower if lower > accumulated else accumulated  # max(accumulated, lower)
+        end = top if upper is None or not upper < top else upper  # min(top, upper)
+        part = end - start
+        if not part > ZERO:
+            part = ZERO
+        parts.append(
+            record(
+                BandPart,
+                {
+                    "lower": lower,
+                    "upper": upper,
+                    "ratio": band.ratio,
+                    "effective_ratio": band.effective_ratio,
+                    "part": part,
+                },
+            )
+        )
     return tuple(parts)
 
 
@@ -138,42 +235,59 @@ def calculate(
 
     ``deductible_totals`` are the running totals of the rule's deductible scope and
     ``cap_totals`` those of its cap scope (the same value when the scopes coincide).
+
+    ``max``/``min`` are written as comparisons returning exactly what the builtins return
+    (their first argument unless the other is strictly greater/less): the Decimal returned
+    keeps its exponent, so every figure and text is the same as with the builtins.
     """
+    plan = rule_plan(rule, reduction)
     inscp = sums.inscp_scp_amt
-    remaining_deductible = max(ZERO, rule.deductible - deductible_totals.dedc_paid)
-    act_pay_dedc = min(inscp, remaining_deductible)
+    remaining_deductible = rule.deductible - deductible_totals.dedc_paid
+    if not remaining_deductible > ZERO:
+        remaining_deductible = ZERO
+    act_pay_dedc = remaining_deductible if remaining_deductible < inscp else inscp
     payable = inscp - act_pay_dedc
-    parts = lay_bands(rule.bands, cap_totals.payable_base, payable, reduction)
-    fund_due = round_fen(sum((p.exact_pay for p in parts), ZERO))
-    crt_payb_lmt_amt = max(ZERO, rule.annual_cap - cap_totals.fund_paid)
-    hifp_pay = min(fund_due, crt_payb_lmt_amt)
+    parts = _lay(plan, cap_totals.payable_base, payable)
+    exact = ZERO
+    pays = []
+    for part in parts:
+        pay = part.part * part.effective_ratio
+        exact = exact + pay
+        pays.append(pay)
+    fund_due = exact.quantize(FEN, ROUND_HALF_UP)  # round_fen, once (step 5)
+    crt_payb_lmt_amt = rule.annual_cap - cap_totals.fund_paid
+    if not crt_payb_lmt_amt > ZERO:
+        crt_payb_lmt_amt = ZERO
+    hifp_pay = crt_payb_lmt_amt if crt_payb_lmt_amt < fund_due else fund_due
     fund_pay_sumamt = hifp_pay
     psn_part_amt = sums.medfee_sumamt - fund_pay_sumamt
     acct_pay = ZERO
     if use_account and insutype == Insutype.EMPLOYEE:
-        acct_pay = max(ZERO, min(account_balance, psn_part_amt))
+        usable = psn_part_amt if psn_part_amt < account_balance else account_balance
+        if usable > ZERO:
+            acct_pay = usable
     balc = account_balance - acct_pay
     psn_cash_pay = psn_part_amt - acct_pay
     pool_prop = last_yuan_ratio(parts)
 
     proc = describe(
-        rule=rule,
-        reduction=reduction,
+        plan=plan,
         inscp=inscp,
         deductible_totals=deductible_totals,
         act_pay_dedc=act_pay_dedc,
         payable=payable,
         parts=parts,
+        pays=pays,
         fund_due=fund_due,
         cap_totals=cap_totals,
         crt_payb_lmt_amt=crt_payb_lmt_amt,
         hifp_pay=hifp_pay,
     )
-    pool_type = POOL_FUND_BY_INSUTYPE[Insutype(insutype)]
-    rows = [FundRow(pool_type.value, inscp, crt_payb_lmt_amt, hifp_pay, proc)]
+    pool_type = _POOL_FUND.get(insutype) or POOL_FUND_BY_INSUTYPE[Insutype(insutype)].value
+    rows = [_fund_row(pool_type, inscp, crt_payb_lmt_amt, hifp_pay, proc)]
     if acct_pay > 0:
         rows.append(
-            FundRow(
+            _fund_row(
                 FundPayType.EMPLOYEE_ACCOUNT.value,
                 inscp,
                 crt_payb_lmt_amt,
@@ -182,74 +296,81 @@ def calculate(
             )
         )
 
-    contributions: dict[str, Totals] = {}
-    _add(contributions, rule.deductible_scope, Totals(dedc_paid=act_pay_dedc))
-    _add(contributions, rule.cap_scope, Totals(payable_base=payable, fund_paid=hifp_pay))
+    # what Totals() + deltas gave, one scope after the other: 0.00 + each amount
+    deductible_scope = rule.deductible_scope
+    if deductible_scope == rule.cap_scope:
+        contributions = {
+            deductible_scope: _totals(ZERO + act_pay_dedc, ZERO + payable, ZERO + hifp_pay)
+        }
+    else:
+        contributions = {
+            deductible_scope: _totals(ZERO + act_pay_dedc, ZERO, ZERO),
+            rule.cap_scope: _totals(ZERO, ZERO + payable, ZERO + hifp_pay),
+        }
 
-    return frozen(
+    return record(
         Calculation,
-        sums=sums,
-        act_pay_dedc=act_pay_dedc,
-        payable=payable,
-        fund_due=fund_due,
-        crt_payb_lmt_amt=crt_payb_lmt_amt,
-        hifp_pay=hifp_pay,
-        fund_pay_sumamt=fund_pay_sumamt,
-        psn_part_amt=psn_part_amt,
-        acct_pay=acct_pay,
-        psn_cash_pay=psn_cash_pay,
-        hosp_part_amt=ZERO,
-        balc=balc,
-        pool_prop_selfpay=pool_prop,
-        bands=parts,
-        details=tuple(rows),
-        setl_proc_info=proc,
-        contributions=contributions,
+        {
+            "sums": sums,
+            "act_pay_dedc": act_pay_dedc,
+            "payable": payable,
+            "fund_due": fund_due,
+            "crt_payb_lmt_amt": crt_payb_lmt_amt,
+            "hifp_pay": hifp_pay,
+            "fund_pay_sumamt": fund_pay_sumamt,
+            "psn_part_amt": psn_part_amt,
+            "acct_pay": acct_pay,
+            "psn_cash_pay": psn_cash_pay,
+            "hosp_part_amt": ZERO,
+            "balc": balc,
+            "pool_prop_selfpay": pool_prop,
+            "bands": parts,
+            "details": tuple(rows),
+            "setl_proc_info": proc,
+            "contributions": contributions,
+        },
     )
 
 
-def _add(contributions: dict[str, Totals], scope: str, delta: Totals) -> None:
-    contributions[scope] = contributions.get(scope, Totals()) + delta
-
-
-def _pct(ratio: Decimal) -> str:
-    return f"{(ratio * 100).normalize():f}%"
+def _exact_text(value: Decimal) -> str:
+    """``tidy(value)`` written without exponent (``f"{tidy(value):f}"``)."""
+    two = value.quantize(FEN)
+    if two == value:
+        return str(two)  # two places: str() never uses an exponent here
+    return f"{value.normalize():f}"
 
 
 def describe(
     *,
-    rule: Rule,
-    reduction: Decimal,
+    plan: _RulePlan,
     inscp: Decimal,
     deductible_totals: Totals,
     act_pay_dedc: Decimal,
     payable: Decimal,
     parts: tuple[BandPart, ...],
+    pays: list[Decimal],
     fund_due: Decimal,
     cap_totals: Totals,
     crt_payb_lmt_amt: Decimal,
     hifp_pay: Decimal,
 ) -> str:
-    """setl_proc_info: a readable account of steps 1–6, in Chinese."""
-    lines = [
-        f"起付线{rule.deductible:.2f}（范围{rule.deductible_scope}，本年已付"
-        f"{deductible_totals.dedc_paid}），本次支付起付线{act_pay_dedc}",
-        f"符合政策范围金额{inscp}－起付线{act_pay_dedc}＝可支付基数{payable}",
-    ]
-    if reduction:
-        lines.append(f"临时外出就医备案，各段比例降低{_pct(reduction)}")
-    for p in parts:
-        upper = "以上" if p.upper is None else f"至{p.upper:.2f}"
-        lines.append(
-            f"分段{p.lower:.2f}{upper}：{p.part}×{_pct(p.effective_ratio)}＝{tidy(p.exact_pay):f}"
-        )
-    lines.append(f"基金应付{fund_due}（合计后四舍五入到分）")
-    lines.append(
-        f"年度封顶线{rule.annual_cap:.2f}（范围{rule.cap_scope}，本年已付{cap_totals.fund_paid}），"
-        f"剩余可支付{crt_payb_lmt_amt}"
+    """setl_proc_info: a readable account of steps 1–6, in Chinese, segments joined by "；".
+
+    Example: 起付线300.00（范围opsp，本年已付0.00），本次支付起付线300.00；符合政策范围金额
+    1000.00－起付线300.00＝可支付基数700.00；临时外出就医备案，各段比例降低10%；分段0.00至
+    20000.00：700.00×70%＝490；…；基金应付490.00（合计后四舍五入到分）；年度封顶线…
+    """
+    bands = "".join(
+        f"{band.label}{part.part!s}{band.times}{_exact_text(pay)}"
+        for band, part, pay in zip(plan.bands, parts, pays, strict=True)
     )
-    lines.append(f"统筹基金支付{hifp_pay}")
-    return "；".join(lines)
+    return (
+        f"{plan.deductible_head}{deductible_totals.dedc_paid!s}），本次支付起付线{act_pay_dedc!s}"
+        f"；符合政策范围金额{inscp!s}－起付线{act_pay_dedc!s}＝可支付基数{payable!s}"
+        f"{plan.reduction_text}{bands}；基金应付{fund_due!s}（合计后四舍五入到分）"
+        f"{plan.cap_head}{cap_totals.fund_paid!s}），剩余可支付{crt_payb_lmt_amt!s}"
+        f"；统筹基金支付{hifp_pay!s}"
+    )
 
 
 def negate_sums(sums: LineSums) -> LineSums:
