@@ -7,9 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from medsettle.domain.catalogue import CatalogueEntry
@@ -19,58 +17,24 @@ from medsettle.domain.records import Certification, Filing, Institution, Insuran
 from medsettle.domain.settlement import Totals
 
 from . import rows
+from . import statements as st
 from .pages import PageQueries
 from .schema import (
     account_entries,
     accounts,
-    catalogue,
     certifications,
     credentials,
     cum_totals,
     fee_lines,
-    filings,
     institutions,
     messages,
     nonces,
     persons,
-    policy_versions,
     settlements,
     sign_ins,
-    visits,
 )
 
 _last_prune = 0  # when this process last deleted expired nonces (the horizon then, Unix seconds)
-
-# Statements of the request path, built once (building a statement costs more than running it).
-_live = (
-    select(credentials.c.id, credentials.c.fixmedins_code, credentials.c.secret_enc)
-    .where(credentials.c.revoked_at.is_(None))
-    .subquery()
-)
-_CALLER = (
-    select(institutions, _live.c.id.label("credential_id"), _live.c.secret_enc)
-    .select_from(
-        institutions.outerjoin(_live, _live.c.fixmedins_code == institutions.c.fixmedins_code)
-    )
-    .where(institutions.c.fixmedins_code == bindparam("code"))
-    .order_by(_live.c.id.desc())
-    .limit(1)
-)
-
-
-def _spend_nonce(insert_of):
-    statement = insert_of(nonces).values(
-        fixmedins_code=bindparam("fixmedins_code"), nonce=bindparam("nonce"), ts=bindparam("ts")
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[nonces.c.fixmedins_code, nonces.c.nonce],
-        set_={"ts": statement.excluded.ts},
-        where=nonces.c.ts < bindparam("horizon"),
-    ).returning(nonces.c.ts)  # a row when inserted or renewed, none when refused
-
-
-_SPEND_NONCE_SQLITE = _spend_nonce(sqlite_insert)
-_SPEND_NONCE_PG = _spend_nonce(pg_insert)
 
 
 class Repository(PageQueries):
@@ -91,7 +55,7 @@ class Repository(PageQueries):
     def caller(self, code: str) -> tuple[Institution, int | None, str | None] | None:
         """The institution with its live credential's id and encrypted secret (None, None
         when it has none), in one round trip; None for an unknown institution."""
-        row = self.c.execute(_CALLER, {"code": code}).first()
+        row = self.c.execute(st.CALLER, {"code": code}).first()
         if row is None:
             return None
         return rows.institution(row), row.credential_id, row.secret_enc
@@ -121,24 +85,18 @@ class Repository(PageQueries):
         if _last_prune < horizon - 60:
             self.c.execute(delete(nonces).where(nonces.c.ts < horizon))
             _last_prune = horizon
-        statement = _SPEND_NONCE_PG if self.is_postgres else _SPEND_NONCE_SQLITE
         done = self.c.execute(
-            statement, {"fixmedins_code": code, "nonce": nonce, "ts": ts, "horizon": horizon}
+            st.SPEND_NONCE[self.c.dialect.name], {"fixmedins_code": code, "nonce": nonce, "ts": ts, "horizon": horizon}
         )
         return done.first() is not None
 
     # -- persons -----------------------------------------------------------------------------
     def insurance(self, psn_no: str, insutype: str) -> Insurance | None:
-        row = self.c.execute(
-            select(persons).where(persons.c.psn_no == psn_no, persons.c.insutype == insutype)
-        ).first()
+        row = self.c.execute(st.INSURANCE, {"b_psn_no": psn_no, "b_insutype": insutype}).first()
         return rows.insurance(row) if row else None
 
     def insurances_of(self, psn_no: str) -> list[Insurance]:
-        result = self.c.execute(
-            select(persons).where(persons.c.psn_no == psn_no).order_by(persons.c.insutype)
-        )
-        return [rows.insurance(r) for r in result]
+        return [rows.insurance(r) for r in self.c.execute(st.INSURANCES_OF, {"b_psn_no": psn_no})]
 
     def psn_nos_by_certno(self, certno: str) -> list[str]:
         result = self.c.execute(
@@ -159,16 +117,10 @@ class Repository(PageQueries):
         """Serialise settlements of one person: a row lock on PostgreSQL; on SQLite the
         IMMEDIATE transaction already holds the database's write lock."""
         if self.is_postgres:
-            self.c.execute(
-                select(persons.c.psn_no)
-                .where(persons.c.psn_no == psn_no, persons.c.insutype == insutype)
-                .with_for_update()
-            )
+            self.c.execute(st.LOCK_PERSON, {"b_psn_no": psn_no, "b_insutype": insutype})
 
     def account_balance(self, psn_no: str) -> Decimal:
-        balance = self.c.execute(
-            select(accounts.c.balance).where(accounts.c.psn_no == psn_no)
-        ).scalar()
+        balance = self.c.execute(st.ACCOUNT_BALANCE, {"b_psn_no": psn_no}).scalar()
         return balance if balance is not None else ZERO
 
     def open_account(self, psn_no: str, balance: Decimal, now: datetime) -> None:
@@ -202,16 +154,16 @@ class Repository(PageQueries):
         )
 
     def filings_of(self, psn_no: str, insutype: str) -> list[Filing]:
-        result = self.c.execute(
-            select(filings).where(filings.c.psn_no == psn_no, filings.c.insutype == insutype)
-        )
+        result = self.c.execute(st.FILINGS_OF, {"b_psn_no": psn_no, "b_insutype": insutype})
         return [rows.filing(r) for r in result]
 
     def certifications_of(self, psn_no: str, insutype: str | None = None) -> list[Certification]:
-        query = select(certifications).where(certifications.c.psn_no == psn_no)
-        if insutype is not None:
-            query = query.where(certifications.c.insutype == insutype)
-        result = self.c.execute(query.order_by(certifications.c.begndate))
+        if insutype is None:
+            result = self.c.execute(st.CERTIFICATIONS_OF, {"b_psn_no": psn_no})
+        else:
+            result = self.c.execute(
+                st.CERTIFICATIONS_OF_TYPE, {"b_psn_no": psn_no, "b_insutype": insutype}
+            )
         return [rows.certification(r) for r in result]
 
     def certification_row(self, sn: str):
@@ -239,11 +191,7 @@ class Repository(PageQueries):
 
     # -- policy and catalogue ------------------------------------------------------------------
     def policies_for(self, admdvs: str) -> list[PolicyVersion]:
-        result = self.c.execute(
-            select(policy_versions.c.document)
-            .where(policy_versions.c.admdvs == admdvs)
-            .order_by(policy_versions.c.effective_from)
-        )
+        result = self.c.execute(st.POLICIES_FOR, {"b_admdvs": admdvs})
         return [rows.policy_from_document(r.document) for r in result]
 
     def catalogue_entries(
@@ -254,9 +202,7 @@ class Repository(PageQueries):
         if not codes:
             return found
         result = self.c.execute(
-            select(catalogue).where(
-                catalogue.c.med_list_codg.in_(codes), catalogue.c.admdvs.in_(list(levels))
-            )
+            st.CATALOGUE_ENTRIES, {"b_codes": codes, "b_levels": list(levels)}
         )
         for r in result:
             found[r.med_list_codg].append(rows.catalogue_entry(r))
@@ -272,26 +218,22 @@ class Repository(PageQueries):
 
     def visit(self, mdtrt_id: str, fixmedins_code: str):
         return self.c.execute(
-            select(visits).where(
-                visits.c.mdtrt_id == mdtrt_id, visits.c.fixmedins_code == fixmedins_code
-            )
+            st.VISIT, {"b_mdtrt_id": mdtrt_id, "b_code": fixmedins_code}
         ).first()
 
     def add_visit(self, values: dict) -> None:
-        self.c.execute(insert(visits).values(**values))
+        self.c.execute(st.INSERT_VISIT, values)
 
     def set_visit(self, mdtrt_id: str, **values) -> None:
-        self.c.execute(update(visits).where(visits.c.mdtrt_id == mdtrt_id).values(**values))
+        self.c.execute(st.SET_VISIT, {**values, "b_mdtrt_id": mdtrt_id})
 
     def lines_of(self, mdtrt_id: str, *, unsettled_only: bool = False):
-        query = select(fee_lines).where(fee_lines.c.mdtrt_id == mdtrt_id)
-        if unsettled_only:
-            query = query.where(fee_lines.c.setl_id.is_(None))
-        return list(self.c.execute(query.order_by(fee_lines.c.feedetl_sn)))
+        statement = st.UNSETTLED_LINES_OF if unsettled_only else st.LINES_OF
+        return list(self.c.execute(statement, {"b_mdtrt_id": mdtrt_id}))
 
     def add_lines(self, values: list[dict]) -> None:
         if values:
-            self.c.execute(insert(fee_lines), values)
+            self.c.execute(st.INSERT_LINES, values)
 
     def delete_unsettled_lines(self, mdtrt_id: str, chrg_bchno: str | None = None, sns=None) -> int:
         condition = and_(fee_lines.c.mdtrt_id == mdtrt_id, fee_lines.c.setl_id.is_(None))
@@ -303,9 +245,7 @@ class Repository(PageQueries):
 
     def mark_lines(self, mdtrt_id: str, sns: list[str], setl_id: str | None) -> None:
         self.c.execute(
-            update(fee_lines)
-            .where(fee_lines.c.mdtrt_id == mdtrt_id, fee_lines.c.feedetl_sn.in_(sns))
-            .values(setl_id=setl_id)
+            st.MARK_LINES, {"b_mdtrt_id": mdtrt_id, "b_sns": list(sns), "b_setl_id": setl_id}
         )
 
     def release_lines(self, setl_id: str) -> None:
@@ -361,16 +301,12 @@ class Repository(PageQueries):
         return {r.init_setl_id for r in result}
 
     def append_settlement(self, values: dict) -> None:
-        self.c.execute(insert(settlements).values(**values))
+        self.c.execute(st.INSERT_SETTLEMENT, values)
 
     def totals(self, psn_no: str, insutype: str, year: int, scope: str) -> Totals:
         row = self.c.execute(
-            select(cum_totals).where(
-                cum_totals.c.psn_no == psn_no,
-                cum_totals.c.insutype == insutype,
-                cum_totals.c.year == year,
-                cum_totals.c.scope == scope,
-            )
+            st.TOTALS,
+            {"b_psn_no": psn_no, "b_insutype": insutype, "b_year": year, "b_scope": scope},
         ).first()
         if row is None:
             return Totals()
@@ -383,36 +319,25 @@ class Repository(PageQueries):
         return list(self.c.execute(query.order_by(cum_totals.c.insutype, cum_totals.c.scope)))
 
     def add_totals(self, psn_no: str, insutype: str, year: int, scope: str, delta: Totals) -> None:
-        current = self.totals(psn_no, insutype, year, scope)
-        new = current + delta
-        key = (
-            (cum_totals.c.psn_no == psn_no)
-            & (cum_totals.c.insutype == insutype)
-            & (cum_totals.c.year == year)
-            & (cum_totals.c.scope == scope)
+        self.c.execute(
+            st.ADD_TOTALS[self.c.dialect.name],
+            {
+                "psn_no": psn_no,
+                "insutype": insutype,
+                "year": year,
+                "scope": scope,
+                "dedc_paid": delta.dedc_paid,
+                "payable_base": delta.payable_base,
+                "fund_paid": delta.fund_paid,
+            },
         )
-        values = dict(
-            dedc_paid=new.dedc_paid, payable_base=new.payable_base, fund_paid=new.fund_paid
-        )
-        if self.c.execute(select(cum_totals.c.year).where(key)).first():
-            self.c.execute(update(cum_totals).where(key).values(**values))
-        else:
-            self.c.execute(
-                insert(cum_totals).values(
-                    psn_no=psn_no, insutype=insutype, year=year, scope=scope, **values
-                )
-            )
 
     # -- stored answers (idempotency) ---------------------------------------------------------------
     def message(self, fixmedins_code: str, msgid: str):
-        return self.c.execute(
-            select(messages).where(
-                messages.c.fixmedins_code == fixmedins_code, messages.c.msgid == msgid
-            )
-        ).first()
+        return self.c.execute(st.MESSAGE, {"b_code": fixmedins_code, "b_msgid": msgid}).first()
 
     def store_message(self, values: dict) -> None:
-        self.c.execute(insert(messages).values(**values))
+        self.c.execute(st.INSERT_MESSAGE, values)
 
     def void_message(self, fixmedins_code: str, msgid: str, by: str) -> None:
         self.c.execute(

@@ -1,0 +1,162 @@
+"""The statements of the settlement path, built once at import.
+
+Building a SQLAlchemy statement (coercing each comparison, computing its cache key) costs more
+than running it on SQLite; a statement built once keeps its cache key, so each execution only
+binds parameters. Parameters are named ``b_*`` where a column of the same name could be SET.
+Statements used by pages, imports and reports stay inline in the repository: they are not hot.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .schema import (
+    accounts,
+    catalogue,
+    certifications,
+    credentials,
+    cum_totals,
+    fee_lines,
+    filings,
+    institutions,
+    messages,
+    nonces,
+    persons,
+    policy_versions,
+    settlements,
+    visits,
+)
+
+# -- the caller ------------------------------------------------------------------------------
+_live = (
+    select(credentials.c.id, credentials.c.fixmedins_code, credentials.c.secret_enc)
+    .where(credentials.c.revoked_at.is_(None))
+    .subquery()
+)
+CALLER = (
+    select(institutions, _live.c.id.label("credential_id"), _live.c.secret_enc)
+    .select_from(
+        institutions.outerjoin(_live, _live.c.fixmedins_code == institutions.c.fixmedins_code)
+    )
+    .where(institutions.c.fixmedins_code == bindparam("code"))
+    .order_by(_live.c.id.desc())
+    .limit(1)
+)
+
+
+def _spend_nonce(insert_of):
+    statement = insert_of(nonces).values(
+        fixmedins_code=bindparam("fixmedins_code"), nonce=bindparam("nonce"), ts=bindparam("ts")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[nonces.c.fixmedins_code, nonces.c.nonce],
+        set_={"ts": statement.excluded.ts},
+        where=nonces.c.ts < bindparam("horizon"),
+    ).returning(nonces.c.ts)  # a row when inserted or renewed, none when refused
+
+
+SPEND_NONCE = {"sqlite": _spend_nonce(sqlite_insert), "postgresql": _spend_nonce(pg_insert)}
+
+# -- stored answers --------------------------------------------------------------------------
+MESSAGE = select(messages).where(
+    messages.c.fixmedins_code == bindparam("b_code"), messages.c.msgid == bindparam("b_msgid")
+)
+INSERT_MESSAGE = insert(messages)
+
+# -- persons, filings, certifications, policies ------------------------------------------------
+INSURANCE = select(persons).where(
+    persons.c.psn_no == bindparam("b_psn_no"), persons.c.insutype == bindparam("b_insutype")
+)
+INSURANCES_OF = (
+    select(persons).where(persons.c.psn_no == bindparam("b_psn_no")).order_by(persons.c.insutype)
+)
+LOCK_PERSON = (
+    select(persons.c.psn_no)
+    .where(persons.c.psn_no == bindparam("b_psn_no"), persons.c.insutype == bindparam("b_insutype"))
+    .with_for_update()
+)
+FILINGS_OF = select(filings).where(
+    filings.c.psn_no == bindparam("b_psn_no"), filings.c.insutype == bindparam("b_insutype")
+)
+CERTIFICATIONS_OF = (
+    select(certifications)
+    .where(certifications.c.psn_no == bindparam("b_psn_no"))
+    .order_by(certifications.c.begndate)
+)
+CERTIFICATIONS_OF_TYPE = (
+    select(certifications)
+    .where(
+        certifications.c.psn_no == bindparam("b_psn_no"),
+        certifications.c.insutype == bindparam("b_insutype"),
+    )
+    .order_by(certifications.c.begndate)
+)
+POLICIES_FOR = (
+    select(policy_versions.c.document)
+    .where(policy_versions.c.admdvs == bindparam("b_admdvs"))
+    .order_by(policy_versions.c.effective_from)
+)
+CATALOGUE_ENTRIES = select(catalogue).where(
+    catalogue.c.med_list_codg.in_(bindparam("b_codes", expanding=True)),
+    catalogue.c.admdvs.in_(bindparam("b_levels", expanding=True)),
+)
+ACCOUNT_BALANCE = select(accounts.c.balance).where(accounts.c.psn_no == bindparam("b_psn_no"))
+
+# -- visits and fee lines ----------------------------------------------------------------------
+VISIT = select(visits).where(
+    visits.c.mdtrt_id == bindparam("b_mdtrt_id"),
+    visits.c.fixmedins_code == bindparam("b_code"),
+)
+INSERT_VISIT = insert(visits)
+SET_VISIT = update(visits).where(visits.c.mdtrt_id == bindparam("b_mdtrt_id"))
+LINES_OF = (
+    select(fee_lines)
+    .where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"))
+    .order_by(fee_lines.c.feedetl_sn)
+)
+UNSETTLED_LINES_OF = (
+    select(fee_lines)
+    .where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"), fee_lines.c.setl_id.is_(None))
+    .order_by(fee_lines.c.feedetl_sn)
+)
+INSERT_LINES = insert(fee_lines)
+MARK_LINES = (
+    update(fee_lines)
+    .where(
+        fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"),
+        fee_lines.c.feedetl_sn.in_(bindparam("b_sns", expanding=True)),
+    )
+    .values(setl_id=bindparam("b_setl_id"))
+)
+
+# -- the ledger and running totals ---------------------------------------------------------------
+INSERT_SETTLEMENT = insert(settlements)
+TOTALS = select(cum_totals).where(
+    cum_totals.c.psn_no == bindparam("b_psn_no"),
+    cum_totals.c.insutype == bindparam("b_insutype"),
+    cum_totals.c.year == bindparam("b_year"),
+    cum_totals.c.scope == bindparam("b_scope"),
+)
+
+
+def _add_totals(insert_of):
+    """Add a delta to a running total in one statement (a new row when there is none); the
+    sums are of integer fen in SQL, exact on both databases."""
+    statement = insert_of(cum_totals)
+    return statement.on_conflict_do_update(
+        index_elements=[
+            cum_totals.c.psn_no,
+            cum_totals.c.insutype,
+            cum_totals.c.year,
+            cum_totals.c.scope,
+        ],
+        set_={
+            name: cum_totals.c[name] + statement.excluded[name]
+            for name in ("dedc_paid", "payable_base", "fund_paid")
+        },
+    )
+
+
+ADD_TOTALS = {"sqlite": _add_totals(sqlite_insert), "postgresql": _add_totals(pg_insert)}
