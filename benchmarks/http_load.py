@@ -30,6 +30,8 @@ import httpx
 from medsettle.interface.auth import sign_headers
 from medsettle.jsonio import dumps, loads
 
+from .wire import Connection
+
 ENDPOINT = "/fsi/api/rsfComIfsService/callService"
 HOSPITAL = "H31010400001"
 LINES = [("DEMO-A01", "500.00", "4"), ("DEMO-B02", "1200.00", "1"), ("DEMO-C03", "80.00", "2")] + [
@@ -83,7 +85,7 @@ def medsettle(*args: str, env: dict, cwd: Path) -> str:
 class Counter:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: Connection,
         secret: str,
         persons: list[str],
         timings: dict[str, list[float]],
@@ -100,9 +102,12 @@ class Counter:
         }  # fmt: skip
         headers = sign_headers(HOSPITAL, self.secret, time.time())
         started = time.perf_counter()
-        answer = await self.http.post(ENDPOINT, content=dumps(body), headers=headers)
+        raw = dumps(body)
+        _status, content = await self.http.post(
+            ENDPOINT, raw.encode() if isinstance(raw, str) else raw, headers
+        )
         self.timings.setdefault(infno, []).append(time.perf_counter() - started)
-        parsed = loads(answer.content)
+        parsed = loads(content)
         if parsed["infcode"] != 0:
             raise RuntimeError(f"{infno}: {parsed['err_code']} {parsed['err_msg']}")
         return parsed["output"]
@@ -173,21 +178,24 @@ def percentile(values: list[float], q: float) -> float:
 async def drive(
     base: str, secret: str, counters: int, visits: int, people: list[str]
 ) -> tuple[dict, float, dict, float]:
-    limits = httpx.Limits(max_connections=counters, max_keepalive_connections=counters)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
-        per = len(people) // counters
-        timings: dict[str, list[float]] = {}
-        crews = [
-            Counter(http, secret, people[i * per : (i + 1) * per], timings) for i in range(counters)
-        ]
-        started = time.perf_counter()
-        await asyncio.gather(*(c.run(visits // counters) for c in crews))
-        visit_seconds = time.perf_counter() - started
-        echo: dict[str, list[float]] = {}
-        echo_crews = [Counter(http, secret, [], echo) for _ in range(counters)]
-        started = time.perf_counter()
-        await asyncio.gather(*(c.sign_ins(visits * 4 // counters) for c in echo_crews))
-        echo_seconds = time.perf_counter() - started
+    host, port = base.removeprefix("http://").split(":")
+    links = [Connection(host, int(port)) for _ in range(counters)]
+    per = len(people) // counters
+    timings: dict[str, list[float]] = {}
+    crews = [
+        Counter(links[i], secret, people[i * per : (i + 1) * per], timings)
+        for i in range(counters)
+    ]
+    started = time.perf_counter()
+    await asyncio.gather(*(c.run(visits // counters) for c in crews))
+    visit_seconds = time.perf_counter() - started
+    echo: dict[str, list[float]] = {}
+    echo_crews = [Counter(links[i], secret, [], echo) for i in range(counters)]
+    started = time.perf_counter()
+    await asyncio.gather(*(c.sign_ins(visits * 4 // counters) for c in echo_crews))
+    echo_seconds = time.perf_counter() - started
+    for link in links:
+        await link.close()
     return timings, visit_seconds, echo, echo_seconds
 
 
@@ -233,9 +241,11 @@ def main(argv: list[str] | None = None) -> int:
             except httpx.TransportError:
                 time.sleep(0.1)
         cpu_before, _ = server_usage(server.pid)
+        client_before = time.process_time()
         timings, seconds, echo, echo_seconds = asyncio.run(
             drive(base, secret, args.counters, args.visits, people)
         )
+        client_cpu = time.process_time() - client_before
         cpu_after, peak = server_usage(server.pid)
     finally:
         server.terminate()
@@ -258,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_to_signin": round((visits * 4 / seconds) / (len(echo["9001"]) / echo_seconds), 3),
         "server_cpu_seconds": round(cpu_after - cpu_before, 1),
         "server_peak_mib": round(peak),
+        "client_cpu_seconds": round(client_cpu, 1),
         "median_request_ms": round(
             statistics.median(x for v in timings.values() for x in v) * 1000, 1
         ),

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from medsettle.domain.errors import DomainError, ErrCode, fail
 from medsettle.jsonio import canonical, dumps, loads
+from medsettle.storage.committer import CommitThenRaise, transact
 from medsettle.storage.database import UnitOfWork
 from medsettle.storage.repository import Repository
 
@@ -54,7 +55,7 @@ def run(
     parsed: Any,
     refusal: DomainError | None = None,
 ) -> dict:
-    """Answer one message in one unit of work — one commit — with its admission.
+    """Answer one message in one transaction — one commit — with its admission.
 
     ``admit`` authenticates the caller and spends the request's nonce in this transaction; when
     it refuses, nothing is kept. A request admitted but refused (``refusal``, found while
@@ -62,30 +63,32 @@ def run(
     answer is the stored one for this msgid, or the handler's new one stored with its effect.
     """
     input_text = canonical(raw_input) if refusal is None else ""
+    admitted: list[CallContext] = []
+
+    def work(repo: Repository) -> dict:
+        ctx = admit(repo)
+        admitted.append(ctx)
+        if refusal is not None:
+            raise CommitThenRaise(refusal)
+        business = repo.c.begin_nested()
+        try:
+            output = _answer(repo, ctx, input_text, handler, parsed)
+        except DomainError as refused:
+            business.rollback()
+            raise CommitThenRaise(refused) from None
+        business.commit()
+        return output
+
     for attempt in range(3):
         try:
-            with UnitOfWork(engine) as uow:
-                ctx = admit(uow.repo)
-                if refusal is not None:
-                    uow.commit()
-                    raise refusal
-                business = uow.savepoint()
-                try:
-                    output = _answer(uow.repo, ctx, input_text, handler, parsed)
-                except DomainError:
-                    business.rollback()
-                    uow.commit()
-                    raise
-                business.commit()
-                uow.commit()
-                return output
+            return transact(engine, work)
         except DomainError as refused:
             if refused is refusal or refused.code == ErrCode.AUTH_FAILED:
                 raise
             # A refusal may come from a twin of this very message that committed meanwhile
             # (same msgid sent twice at once): then its stored answer is the answer.
             with UnitOfWork(engine) as uow:
-                stored = stored_answer(uow.repo, ctx, input_text)
+                stored = stored_answer(uow.repo, admitted[-1], input_text)
             if stored is not None:
                 return stored
             raise

@@ -9,6 +9,8 @@ the person (``SELECT … FOR UPDATE``, see ``Repository.lock_person``).
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
@@ -57,18 +59,47 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _writer_lock(engine: Engine) -> threading.RLock | None:
+    """SQLite admits one writer at a time, and a waiting writer polls with growing sleeps
+    (its busy handler), which leaves the lock idle while waiters sleep. Threads of one process
+    queue on this lock instead and so hand the database over at once; other processes still
+    meet at SQLite's own lock."""
+    if not is_sqlite(engine):
+        return None
+    with _locks_guard:
+        lock = _writer_locks.get(engine)
+        if lock is None:
+            lock = _writer_locks[engine] = threading.RLock()
+        return lock
+
+
+_writer_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
 class UnitOfWork:
     """One use case, one transaction: commit explicitly, anything else rolls back."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.connection: Connection | None = None
+        self._lock = _writer_lock(engine)
 
     def __enter__(self) -> UnitOfWork:
         from .repository import Repository
 
-        self.connection = self.engine.connect()
-        self._transaction = self.connection.begin()
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self.connection = self.engine.connect()
+            self._transaction = self.connection.begin()
+        except BaseException:
+            if self.connection is not None:
+                self.connection.close()
+                self.connection = None
+            if self._lock is not None:
+                self._lock.release()
+            raise
         self.repo = Repository(self.connection)
         return self
 
@@ -80,6 +111,8 @@ class UnitOfWork:
         finally:
             self.connection.close()
             self.connection = None
+            if self._lock is not None:
+                self._lock.release()
 
     def commit(self) -> None:
         self._transaction.commit()
