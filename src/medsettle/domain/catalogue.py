@@ -19,6 +19,7 @@ _CLASS_B = ChrgitmLv.CLASS_B
 _SELF_PAID = ChrgitmLv.SELF_PAID
 _ONE = Decimal("1")
 _str = str.__str__  # the plain text of a code-table member ("02", not ChrgitmLv.CLASS_B)
+_LEVEL_TEXT = {level: _str(level) for level in ChrgitmLv}  # the same, by a look-up
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,18 @@ def split_line(
     prop = entry.selfpay_prop
     if ceiling is not None and pric > ceiling:
         overlmt = ((pric - ceiling) * cnt).quantize(FEN, ROUND_HALF_UP)
-        memo = f"单价{pric}超过限价{ceiling}，超出部分{overlmt}自付"
+        # !s: the same text as format(x, "") for a Decimal, without the format machinery
+        memo = f"单价{pric!s}超过限价{ceiling!s}，超出部分{overlmt!s}自付"
     else:
         overlmt = ZERO
         memo = ""
     base = total - overlmt  # also when overlmt is 0: the result has two places, as answered
-    preselfpay = (base * prop).quantize(FEN, ROUND_HALF_UP) if level == _CLASS_B else ZERO
+    if level == _CLASS_B:
+        preselfpay = (base * prop).quantize(FEN, ROUND_HALF_UP)
+        inscp = base - preselfpay
+    else:  # base − 0.00 is base itself: it already has (at least) two places
+        preselfpay = ZERO
+        inscp = base
     return record(
         LineSplit,
         {
@@ -154,8 +161,8 @@ def split_line(
             "fulamt_ownpay_amt": ZERO,
             "overlmt_amt": overlmt,
             "preselfpay_amt": preselfpay,
-            "inscp_scp_amt": base - preselfpay,
-            "chrgitm_lv": _str(level),
+            "inscp_scp_amt": inscp,
+            "chrgitm_lv": _LEVEL_TEXT.get(level) or _str(level),
             "med_chrgitm_type": entry.med_chrgitm_type,
             "lmt_used_flag": "1" if entry.lmt_used_flag else "0",
             "memo": memo,
@@ -184,7 +191,9 @@ def _self_paid(
             "overlmt_amt": ZERO,
             "preselfpay_amt": ZERO,
             "inscp_scp_amt": ZERO,
-            "chrgitm_lv": _str(entry.chrgitm_lv) if entry else "03",
+            "chrgitm_lv": (_LEVEL_TEXT.get(entry.chrgitm_lv) or _str(entry.chrgitm_lv))
+            if entry
+            else "03",
             "med_chrgitm_type": entry.med_chrgitm_type if entry else "",
             "lmt_used_flag": ("1" if entry.lmt_used_flag else "0") if entry else "0",
             "memo": memo,

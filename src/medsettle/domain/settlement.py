@@ -153,7 +153,12 @@ def _make_plan(rule: Rule, reduction: Decimal) -> _RulePlan:
         label = "以上" if upper is None else f"至{upper:.2f}"
         plans.append(
             _BandPlan(
-                lower, upper, band.ratio, effective, f"；分段{lower:.2f}{label}：", f"×{_pct(effective)}＝"
+                lower,
+                upper,
+                band.ratio,
+                effective,
+                f"；分段{lower:.2f}{label}：",
+                f"×{_pct(effective)}＝",
             )
         )
         if upper is not None:
@@ -184,42 +189,6 @@ def rule_plan(rule: Rule, reduction: Decimal) -> _RulePlan:
     return plan
 
 
-def _lay(plan: _RulePlan, accumulated: Decimal, payable: Decimal) -> tuple[BandPart, ...]:
-    """Lay P on top of what has accumulated and cut it at the band limits (step 3–4)."""
-    parts = []
-    top = accumulated + payable
-    for band in plan.bands:
-        lower = band.lower
-        upper = band.upper
-        start = lower if lower > accumulated else accumulated  # max(accumulated, lower)
-        end = top if upper is None or not upper < top else upper  # min(top, upper)
-        part = end - start
-        if not part > ZERO:
-            part = ZERO
-        parts.append(
-            record(
-                BandPart,
-                {
-                    "lower": lower,
-                    "upper": upper,
-                    "ratio": band.ratio,
-                    "effective_ratio": band.effective_ratio,
-                    "part": part,
-                },
-            )
-        )
-    return tuple(parts)
-
-
-def last_yuan_ratio(parts: tuple[BandPart, ...]) -> Decimal:
-    """The effective ratio applied to the last yuan of P; the first band's when P = 0."""
-    last = None
-    for part in parts:
-        if part.part > 0:
-            last = part
-    return (last or parts[0]).effective_ratio
-
-
 def calculate(
     *,
     rule: Rule,
@@ -247,14 +216,51 @@ def calculate(
         remaining_deductible = ZERO
     act_pay_dedc = remaining_deductible if remaining_deductible < inscp else inscp
     payable = inscp - act_pay_dedc
-    parts = _lay(plan, cap_totals.payable_base, payable)
+
+    # steps 3–5: lay P on top of what has accumulated, cut it at the band limits, pay each
+    # part at its band's effective ratio, exactly; round the sum once
+    accumulated = cap_totals.payable_base
+    top = accumulated + payable
+    parts = []
+    band_texts = ""
     exact = ZERO
-    pays = []
-    for part in parts:
-        pay = part.part * part.effective_ratio
+    last_ratio = None  # the effective ratio of the last yuan of P
+    for band in plan.bands:
+        lower = band.lower
+        upper = band.upper
+        start = lower if lower > accumulated else accumulated  # max(accumulated, lower)
+        end = top if upper is None or not upper < top else upper  # min(top, upper)
+        part = end - start
+        effective = band.effective_ratio
+        if part > ZERO:
+            last_ratio = effective
+        else:
+            part = ZERO
+        parts.append(
+            record(
+                BandPart,
+                {
+                    "lower": lower,
+                    "upper": upper,
+                    "ratio": band.ratio,
+                    "effective_ratio": effective,
+                    "part": part,
+                },
+            )
+        )
+        pay = part * effective  # BandPart.exact_pay
         exact = exact + pay
-        pays.append(pay)
-    fund_due = exact.quantize(FEN, ROUND_HALF_UP)  # round_fen, once (step 5)
+        two = pay.quantize(FEN)  # f"{tidy(pay):f}": two places when that loses nothing
+        if two == pay:
+            pay_text = str(two)  # two places: str() never writes an exponent here
+        else:
+            pay_text = str(pay.normalize())
+            if "E" in pay_text:  # str() writes 1E+1 or 1E-7 where format "f" writes 10, 0.0000001
+                pay_text = f"{pay.normalize():f}"
+        band_texts += f"{band.label}{part!s}{band.times}{pay_text}"
+    fund_due = exact.quantize(FEN, ROUND_HALF_UP)  # round_fen, once
+    pool_prop = plan.bands[0].effective_ratio if last_ratio is None else last_ratio
+
     crt_payb_lmt_amt = rule.annual_cap - cap_totals.fund_paid
     if not crt_payb_lmt_amt > ZERO:
         crt_payb_lmt_amt = ZERO
@@ -268,20 +274,14 @@ def calculate(
             acct_pay = usable
     balc = account_balance - acct_pay
     psn_cash_pay = psn_part_amt - acct_pay
-    pool_prop = last_yuan_ratio(parts)
 
-    proc = describe(
-        plan=plan,
-        inscp=inscp,
-        deductible_totals=deductible_totals,
-        act_pay_dedc=act_pay_dedc,
-        payable=payable,
-        parts=parts,
-        pays=pays,
-        fund_due=fund_due,
-        cap_totals=cap_totals,
-        crt_payb_lmt_amt=crt_payb_lmt_amt,
-        hifp_pay=hifp_pay,
+    # setl_proc_info: a readable account of steps 1–6, in Chinese, segments joined by "；"
+    proc = (
+        f"{plan.deductible_head}{deductible_totals.dedc_paid!s}），本次支付起付线{act_pay_dedc!s}"
+        f"；符合政策范围金额{inscp!s}－起付线{act_pay_dedc!s}＝可支付基数{payable!s}"
+        f"{plan.reduction_text}{band_texts}；基金应付{fund_due!s}（合计后四舍五入到分）"
+        f"{plan.cap_head}{cap_totals.fund_paid!s}），剩余可支付{crt_payb_lmt_amt!s}"
+        f"；统筹基金支付{hifp_pay!s}"
     )
     pool_type = _POOL_FUND.get(insutype) or POOL_FUND_BY_INSUTYPE[Insutype(insutype)].value
     rows = [_fund_row(pool_type, inscp, crt_payb_lmt_amt, hifp_pay, proc)]
@@ -292,7 +292,7 @@ def calculate(
                 inscp,
                 crt_payb_lmt_amt,
                 acct_pay,
-                f"个人账户支付{acct_pay}，支付后余额{balc}",
+                f"个人账户支付{acct_pay!s}，支付后余额{balc!s}",
             )
         )
 
@@ -324,52 +324,11 @@ def calculate(
             "hosp_part_amt": ZERO,
             "balc": balc,
             "pool_prop_selfpay": pool_prop,
-            "bands": parts,
+            "bands": tuple(parts),
             "details": tuple(rows),
             "setl_proc_info": proc,
             "contributions": contributions,
         },
-    )
-
-
-def _exact_text(value: Decimal) -> str:
-    """``tidy(value)`` written without exponent (``f"{tidy(value):f}"``)."""
-    two = value.quantize(FEN)
-    if two == value:
-        return str(two)  # two places: str() never uses an exponent here
-    return f"{value.normalize():f}"
-
-
-def describe(
-    *,
-    plan: _RulePlan,
-    inscp: Decimal,
-    deductible_totals: Totals,
-    act_pay_dedc: Decimal,
-    payable: Decimal,
-    parts: tuple[BandPart, ...],
-    pays: list[Decimal],
-    fund_due: Decimal,
-    cap_totals: Totals,
-    crt_payb_lmt_amt: Decimal,
-    hifp_pay: Decimal,
-) -> str:
-    """setl_proc_info: a readable account of steps 1–6, in Chinese, segments joined by "；".
-
-    Example: 起付线300.00（范围opsp，本年已付0.00），本次支付起付线300.00；符合政策范围金额
-    1000.00－起付线300.00＝可支付基数700.00；临时外出就医备案，各段比例降低10%；分段0.00至
-    20000.00：700.00×70%＝490；…；基金应付490.00（合计后四舍五入到分）；年度封顶线…
-    """
-    bands = "".join(
-        f"{band.label}{part.part!s}{band.times}{_exact_text(pay)}"
-        for band, part, pay in zip(plan.bands, parts, pays, strict=True)
-    )
-    return (
-        f"{plan.deductible_head}{deductible_totals.dedc_paid!s}），本次支付起付线{act_pay_dedc!s}"
-        f"；符合政策范围金额{inscp!s}－起付线{act_pay_dedc!s}＝可支付基数{payable!s}"
-        f"{plan.reduction_text}{bands}；基金应付{fund_due!s}（合计后四舍五入到分）"
-        f"{plan.cap_head}{cap_totals.fund_paid!s}），剩余可支付{crt_payb_lmt_amt!s}"
-        f"；统筹基金支付{hifp_pay!s}"
     )
 
 
