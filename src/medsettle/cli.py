@@ -73,16 +73,28 @@ def cmd_ecert(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from medsettle import logs
     from medsettle.interface.app import create_app
 
+    # every log line (uvicorn's too) through one redacting handler; the one-time codes are
+    # shown only in the demo, where the log stands in for the SMS
+    logs.configure(args.log_format, args.log_level, reveal_otp=args.demo)
     engine = _engine(args)
     upgrade(engine)
     if args.demo:
         _prepare_demo(engine)
     print(
-        f"medsettle {__version__} 正在监听 http://{args.host}:{args.port}/fsi/api/rsfComIfsService/callService"
+        f"medsettle {__version__} 正在监听 http://{args.host}:{args.port}/fsi/api/rsfComIfsService/callService",
+        flush=True,
     )
-    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        logs.AccessLog(create_app(engine)),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=None,  # keep the handler configured above
+        access_log=False,  # AccessLog writes the access lines (no query strings)
+    )
     return 0
 
 
@@ -349,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.add_argument(
+        "--log-format",
+        default="json",
+        choices=["json", "text"],
+        help="json: one object a line (default); text: for a terminal. Both are redacted.",
     )
     return parser
 

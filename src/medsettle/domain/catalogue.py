@@ -124,7 +124,11 @@ def split_line(
     if level == _SELF_PAID:
         return _self_paid(feedetl_sn, pric, cnt, total, entry, "丙类（自费）项目，全自费")
     if entry.lmt_used_flag and (dise_codg is None or dise_codg not in entry.lmt_dise_codes):
-        allowed = "、".join(sorted(entry.lmt_dise_codes)) or "无"
+        codes = entry.lmt_dise_codes
+        if len(codes) == 1:  # the usual case, without sorting
+            (allowed,) = codes
+        else:
+            allowed = "、".join(sorted(codes)) or "无"
         return _self_paid(
             feedetl_sn,
             pric,

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from .catalogue import LineSums
 from .codes import FUND_PAY_TYPE_NAMES, POOL_FUND_BY_INSUTYPE, FundPayType, Insutype
-from .money import FEN, ZERO, record
+from .money import FEN, ZERO, record, tidy
 from .policy import Rule
 
 _str = str.__str__
@@ -189,6 +189,20 @@ def rule_plan(rule: Rule, reduction: Decimal) -> _RulePlan:
     return plan
 
 
+def _tidy_text(value: Decimal) -> str:
+    """``f"{money.tidy(value):f}"``: two places when that loses nothing, else as few as exact.
+
+    From ``str(value)`` when it is plain positional text (the usual case): drop the trailing
+    zeros, keep two places. Otherwise by ``tidy`` itself.
+    """
+    text = str(value)
+    if "E" not in text and "." in text and len(text) < 26:  # < 28 digits: normalize is exact
+        short = text.rstrip("0")
+        missing = short.index(".") + 3 - len(short)
+        return short + "00"[:missing] if missing > 0 else short
+    return f"{tidy(value):f}"
+
+
 def calculate(
     *,
     rule: Rule,
@@ -250,13 +264,7 @@ def calculate(
         )
         pay = part * effective  # BandPart.exact_pay
         exact = exact + pay
-        two = pay.quantize(FEN)  # f"{tidy(pay):f}": two places when that loses nothing
-        if two == pay:
-            pay_text = str(two)  # two places: str() never writes an exponent here
-        else:
-            pay_text = str(pay.normalize())
-            if "E" in pay_text:  # str() writes 1E+1 or 1E-7 where format "f" writes 10, 0.0000001
-                pay_text = f"{pay.normalize():f}"
+        pay_text = _tidy_text(pay)
         band_texts += f"{band.label}{part!s}{band.times}{pay_text}"
     fund_due = exact.quantize(FEN, ROUND_HALF_UP)  # round_fen, once
     pool_prop = plan.bands[0].effective_ratio if last_ratio is None else last_ratio

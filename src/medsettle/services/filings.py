@@ -75,6 +75,14 @@ class Actor:
         return self.kind == "staff"
 
 
+FILER_ROLES = ("clerk", "admin")  # a reviewer reviews; she does not file (as on the pages)
+
+
+def _may_file(actor: Actor) -> None:
+    if actor.is_staff and actor.role not in FILER_ROLES:
+        raise FilingRefused([("status", "您的角色不能办理、变更或取消备案，请由窗口经办员办理")])
+
+
 def _day(text: Any, field: str, problems: Problems, required: bool) -> date | None:
     if isinstance(text, date):
         return text
@@ -238,6 +246,7 @@ def apply(
     """A new application. By commitment letter, at the counter or for an emergency it is
     approved at once; otherwise it waits for review."""
     now = now or china_now()
+    _may_file(actor)
     if not actor.is_staff and actor.name != psn_no:
         raise FilingRefused([("psn_no", "只能为本人办理备案")])
     values, problems = parse_application(raw)
@@ -278,6 +287,7 @@ def change(
 ) -> dict[str, Any]:
     """Change a pending or approved filing (not a long-term one within its lock months)."""
     now = now or china_now()
+    _may_file(actor)
     values, problems = parse_application(raw)
     if problems:
         raise FilingRefused(problems)
@@ -306,6 +316,7 @@ def cancel(
     engine: Engine, actor: Actor, filing_id: int, memo: str = "", now: datetime | None = None
 ) -> dict[str, Any]:
     now = now or china_now()
+    _may_file(actor)
     with UnitOfWork(engine) as uow:
         repo = uow.repo
         found = _owned(repo, actor, filing_id)

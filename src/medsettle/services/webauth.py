@@ -12,11 +12,15 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from medsettle.logs import mask_id
 from medsettle.storage.database import UnitOfWork
 
 from .context import china_now
@@ -31,6 +35,10 @@ SESSION_LIFETIME = timedelta(hours=8)
 STAFF_ATTEMPTS = 5
 STAFF_LOCK = timedelta(minutes=15)
 ROLES = {"clerk": "窗口经办员", "reviewer": "审核员", "admin": "管理员"}
+# Per client (network address), whatever ID number or username it tries: guessing codes for
+# many ID numbers, or passwords for many usernames, from one place is stopped too.
+CLIENT_WINDOW = 600.0  # seconds
+CLIENT_LIMITS = {"code": 20, "failure": 30}  # code requests; failed logins (codes, passwords)
 
 
 class LoginRefused(Exception):
@@ -39,13 +47,50 @@ class LoginRefused(Exception):
         super().__init__(message)
 
 
+class ClientLimiter:
+    """Sliding-window counts per (kind, client) in this process's memory.
+
+    ``medsettle serve`` runs one process, so the counts are the server's; behind several
+    processes each keeps its own (the limit multiplies by their number). The per-ID-number and
+    per-username limits above live in the database and hold across processes."""
+
+    def __init__(self, limits: dict[str, int] | None = None, window: float = CLIENT_WINDOW):
+        self.limits, self.window = dict(limits or CLIENT_LIMITS), window
+        self._seen: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        found = self._seen.setdefault(key, deque())
+        while found and now - found[0] > self.window:
+            found.popleft()
+        return found
+
+    def allowed(self, kind: str, client: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return len(self._recent((kind, client), now)) < self.limits[kind]
+
+    def note(self, kind: str, client: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._seen) > 100_000:  # bounded memory: forget clients quiet for a window
+                for key in [k for k, v in self._seen.items() if not v or now - v[-1] > self.window]:
+                    del self._seen[key]
+            self._recent((kind, client), now).append(now)
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def send_code(certno: str, code: str) -> None:
-    """Deliver the code. The demo logs it; production sends an SMS to the registered phone."""
-    log.warning("一次性验证码 one-time code for %s****%s: %s", certno[:6], certno[-4:], code)
+    """Deliver the code. The demo logs it; production sends an SMS to the registered phone.
+
+    The record carries ``otp_code``: the server's log handler (``medsettle.logs``) masks the
+    code unless it runs with ``--demo``."""
+    log.warning(
+        "一次性验证码 one-time code for %s: %s", mask_id(certno), code, extra={"otp_code": code}
+    )
 
 
 def request_code(engine: Engine, certno: str, now: datetime | None = None) -> None:

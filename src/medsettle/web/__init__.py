@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from medsettle.services import webauth
+
 STATIC = Path(__file__).parent / "static"
 
 
@@ -19,6 +21,7 @@ def mount(app: FastAPI, engine: Engine) -> None:
     from . import api, clearing, common, counter, patient
 
     app.state.engine = engine
+    app.state.login_limiter = webauth.ClientLimiter()  # code requests, failed logins per client
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(patient.router)
     app.include_router(counter.router)

@@ -23,7 +23,15 @@ from medsettle.services import webauth
 from medsettle.services.filings import FIELD_LABELS, Actor, FilingRefused
 from medsettle.services.webauth import LoginRefused, Session
 
-from .common import COOKIE, call, engine_of
+from .common import (
+    CODE_TOO_OFTEN,
+    COOKIE,
+    LOGIN_TOO_OFTEN,
+    call,
+    client_allowed,
+    client_note,
+    engine_of,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["filings 异地就医备案"])
 
@@ -91,6 +99,9 @@ async def _actor(request: Request, write: bool) -> Actor | JSONResponse:
 
 @router.post("/login/code", summary="获取登录验证码（演示：写入服务器日志）")
 async def api_login_code(body: LoginCodeIn, request: Request):
+    if not client_allowed(request, "code"):
+        return refused([("certno", CODE_TOO_OFTEN)], 429)
+    client_note(request, "code")
     try:
         await call(webauth.request_code, engine_of(request), body.certno)
     except LoginRefused as e:
@@ -101,9 +112,12 @@ async def api_login_code(body: LoginCodeIn, request: Request):
 @router.post("/login", summary="以身份证号和验证码登录，取得Bearer令牌")
 async def api_login(body: LoginIn, request: Request):
     engine = engine_of(request)
+    if not client_allowed(request, "failure"):
+        return refused([("code", LOGIN_TOO_OFTEN)], 429)
     try:
         psn_no = await call(webauth.verify_code, engine, body.certno, body.code)
     except LoginRefused as e:
+        client_note(request, "failure")
         return refused([(e.field, e.message)])
     session = await call(webauth.new_session, engine, "patient", psn_no)
     return {"token": session.sid, "psn_no": psn_no}

@@ -56,6 +56,26 @@ async def ensure_session(request: Request) -> Session:
     return found
 
 
+CODE_TOO_OFTEN = "获取验证码过于频繁，请10分钟后再试"
+LOGIN_TOO_OFTEN = "登录失败次数过多，请10分钟后再试"
+
+
+def _limiter(request: Request) -> webauth.ClientLimiter:
+    found = getattr(request.app.state, "login_limiter", None)
+    if found is None:
+        found = request.app.state.login_limiter = webauth.ClientLimiter()
+    return found
+
+
+def client_allowed(request: Request, kind: str) -> bool:
+    """Whether this client (its address) may still request a code / fail a login now."""
+    return _limiter(request).allowed(kind, request.client.host if request.client else "")
+
+
+def client_note(request: Request, kind: str) -> None:
+    _limiter(request).note(kind, request.client.host if request.client else "")
+
+
 def set_cookie(response: Response, session: Session) -> None:
     response.set_cookie(
         COOKIE, session.sid, httponly=True, samesite="lax", path="/", max_age=8 * 3600

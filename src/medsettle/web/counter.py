@@ -15,8 +15,11 @@ from medsettle.services.filings import Actor, FilingRefused
 from medsettle.services.webauth import LoginRefused, Session
 
 from .common import (
+    LOGIN_TOO_OFTEN,
     Form,
     call,
+    client_allowed,
+    client_note,
     engine_of,
     ensure_session,
     expired,
@@ -68,9 +71,13 @@ async def login(request: Request) -> Response:
         return expired(request, session)
     engine = engine_of(request)
     username = values.get("username", "")
+    if not client_allowed(request, "failure"):
+        form = Form(values={"username": username}, errors={"password": LOGIN_TOO_OFTEN})
+        return page(request, "counter/login.html", session, 429, form=form)
     try:
         member = await call(webauth.staff_login, engine, username, values.get("password", ""))
     except LoginRefused as refused:
+        client_note(request, "failure")
         form = Form(values={"username": username}, errors={refused.field: refused.message})
         return page(request, "counter/login.html", session, 422, form=form)
     await call(webauth.end_session, engine, session.sid)

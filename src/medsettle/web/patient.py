@@ -19,8 +19,12 @@ from medsettle.services.filings import Actor, FilingRefused
 from medsettle.services.webauth import LoginRefused, Session
 
 from .common import (
+    CODE_TOO_OFTEN,
+    LOGIN_TOO_OFTEN,
     Form,
     call,
+    client_allowed,
+    client_note,
     engine_of,
     ensure_session,
     expired,
@@ -73,6 +77,10 @@ async def login_code(request: Request) -> Response:
     if values is None:
         return expired(request, session)
     form = Form(values={"certno": values.get("certno", "")})
+    if not client_allowed(request, "code"):
+        form.errors["certno"] = CODE_TOO_OFTEN
+        return page(request, "patient/login.html", session, 429, form=form, step="certno")
+    client_note(request, "code")
     try:
         await call(webauth.request_code, engine_of(request), values.get("certno", ""))
     except LoginRefused as refused:
@@ -90,11 +98,15 @@ async def login(request: Request) -> Response:
         return expired(request, session)
     form = Form(values={"certno": values.get("certno", "")})
     engine = engine_of(request)
+    if not client_allowed(request, "failure"):
+        form.errors["code"] = LOGIN_TOO_OFTEN
+        return page(request, "patient/login.html", session, 429, form=form, step="code")
     try:
         psn_no = await call(
             webauth.verify_code, engine, values.get("certno", ""), values.get("code", "")
         )
     except LoginRefused as refused:
+        client_note(request, "failure")
         form.errors[refused.field] = refused.message
         return page(request, "patient/login.html", session, 422, form=form, step="code")
     await call(webauth.end_session, engine, session.sid)  # a new session id at login
