@@ -16,8 +16,8 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +33,7 @@ from medsettle.jsonio import dumps, loads
 from .wire import Connection
 
 ENDPOINT = "/fsi/api/rsfComIfsService/callService"
+ECHO = "/fsi/api/bench/echo"  # the bare signed echo (the server runs with MEDSETTLE_BENCH_ECHO=1)
 HOSPITAL = "H31010400001"
 LINES = [("DEMO-A01", "500.00", "4"), ("DEMO-B02", "1200.00", "1"), ("DEMO-C03", "80.00", "2")] + [
     ("DEMO-A01", f"{10 + i}.50", "2") for i in range(7)
@@ -93,7 +94,7 @@ class Counter:
         self.http, self.secret, self.persons, self.timings = http, secret, persons, timings
         self.n = 0
 
-    async def call(self, infno: str, input_: dict) -> dict:
+    async def call(self, infno: str, input_: dict, path: str = ENDPOINT) -> dict:
         self.n += 1
         body = {
             "infno": infno, "msgid": f"B{id(self) % 10**8:08d}{self.n:08d}{time.time_ns() % 10**6:06d}"[:30],
@@ -104,7 +105,7 @@ class Counter:
         started = time.perf_counter()
         raw = dumps(body)
         _status, content = await self.http.post(
-            ENDPOINT, raw.encode() if isinstance(raw, str) else raw, headers
+            path, raw.encode() if isinstance(raw, str) else raw, headers
         )
         self.timings.setdefault(infno, []).append(time.perf_counter() - started)
         parsed = loads(content)
@@ -156,18 +157,40 @@ class Counter:
         for _ in range(count):
             await self.call("9001", {"signIn": {"opter_no": "1"}})
 
+    async def echoes(self, count: int) -> None:
+        for _ in range(count):
+            await self.call("echo", {"signIn": {"opter_no": "1"}}, ECHO)
+
 
 def server_usage(pid: int) -> tuple[float, float]:
-    """(CPU seconds, peak resident MiB) of the server process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """(CPU seconds, peak resident MiB) of the server process and its workers so far."""
     ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    peak = next(
-        int(line.split()[1])
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        if line.startswith("VmHWM")
-    )
-    return cpu, peak / 1024
+    family, cpu, peak = {pid}, 0.0, 0.0
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+    grew = True
+    while grew:
+        grew = False
+        for child, fields in stats.items():
+            if child not in family and int(fields[1]) in family:
+                family.add(child)
+                grew = True
+    for member in family:
+        fields = stats.get(member)
+        if fields is None:
+            continue
+        cpu += (int(fields[11]) + int(fields[12])) / ticks
+        try:
+            status = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        peak += next((int(x.split()[1]) for x in status if x.startswith("VmHWM")), 0) / 1024
+    return cpu, peak
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -176,8 +199,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def drive(
-    base: str, secret: str, counters: int, visits: int, people: list[str]
-) -> tuple[dict, float, dict, float]:
+    base: str, secret: str, counters: int, visits: int, people: list[str], usage
+) -> tuple[dict, dict, dict, float]:
+    """One run: the visits, then the same number of requests as sign-ins (9001) and as bare
+    echoes. Answers (timings, seconds per phase, the limits' timings, server CPU of the visits)."""
     host, port = base.removeprefix("http://").split(":")
     links = [Connection(host, int(port)) for _ in range(counters)]
     per = len(people) // counters
@@ -186,17 +211,21 @@ async def drive(
         Counter(links[i], secret, people[i * per : (i + 1) * per], timings)
         for i in range(counters)
     ]
+    cpu = usage()
     started = time.perf_counter()
     await asyncio.gather(*(c.run(visits // counters) for c in crews))
     visit_seconds = time.perf_counter() - started
-    echo: dict[str, list[float]] = {}
-    echo_crews = [Counter(links[i], secret, [], echo) for i in range(counters)]
-    started = time.perf_counter()
-    await asyncio.gather(*(c.sign_ins(visits * 4 // counters) for c in echo_crews))
-    echo_seconds = time.perf_counter() - started
+    visit_cpu = usage() - cpu
+    limits: dict[str, list[float]] = {}
+    crews = [Counter(links[i], secret, [], limits) for i in range(counters)]
+    seconds = {"visits": visit_seconds}
+    for name in ("sign_ins", "echoes"):
+        started = time.perf_counter()
+        await asyncio.gather(*(getattr(c, name)(visits * 4 // counters) for c in crews))
+        seconds[name] = time.perf_counter() - started
     for link in links:
         await link.close()
-    return timings, visit_seconds, echo, echo_seconds
+    return timings, seconds, limits, visit_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,74 +233,101 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--db", default="sqlite", help="sqlite, or a postgresql+psycopg:// URL of an empty database"
+        "--db",
+        default="sqlite",
+        help="sqlite; postgres (a throwaway server with fsync on); or a postgresql+psycopg:// "
+        "URL of an empty database",
     )
     parser.add_argument("--counters", type=int, default=16)
-    parser.add_argument("--visits", type=int, default=800)
+    parser.add_argument("--visits", type=int, default=800, help="visits per run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="medsettle-load-"))
-    url = f"sqlite:///{work / 'load.db'}" if args.db == "sqlite" else args.db
-    env = {**os.environ, "MEDSETTLE_KEY_FILE": str(work / "key")}
+    pg = None
+    if args.db == "sqlite":
+        url = f"sqlite:///{work / 'load.db'}"
+    elif args.db == "postgres":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from pgserver import PostgresServer
+
+        pg = PostgresServer(durable=True).start()
+        url = pg.create_database("medsettle_load")
+    else:
+        url = args.db
+    try:
+        return _measure(args, work, url)
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+def _measure(args, work: Path, url: str) -> int:
+    env = {**os.environ, "MEDSETTLE_KEY_FILE": str(work / "key"), "MEDSETTLE_BENCH_ECHO": "1"}
+    progress = sys.stderr
+    print(f"preparing {url.split('@')[-1]} …", file=progress, flush=True)
     medsettle("init", "--db", url, env=env, cwd=work)
     from medsettle.demo import files
 
     for kind, path in files():
         medsettle("import", kind, str(path), "--db", url, env=env, cwd=work)
-    synthetic_people(work, args.counters * 4)
+    people_count = args.counters * 4 * args.runs
+    synthetic_people(work, people_count)
     for kind in ("persons", "certifications", "filings"):
         medsettle("import", kind, str(work / f"{kind}.csv"), "--db", url, env=env, cwd=work)
     secret = (
         medsettle("credentials", HOSPITAL, "--db", url, env=env, cwd=work).strip().splitlines()[-1]
     )
-    people = [f"6532009{i:013d}" for i in range(args.counters * 4)]
+    people = [f"6532009{i:013d}" for i in range(people_count)]
 
     port = free_port()
+    # MEDSETTLE_BENCH_PROFILE=FILE: record the server with py-spy (collapsed stacks) into FILE
+    profile = os.environ.get("MEDSETTLE_BENCH_PROFILE")
+    spy = ["py-spy", "record", "--format", "raw", "-o", profile, "--"] if profile else []
     server = subprocess.Popen(
-        [sys.executable, "-m", "medsettle.cli", "serve", "--port", str(port), "--db", url, "--log-level", "warning"],
+        [*spy, sys.executable, "-m", "medsettle.cli", "serve", "--port", str(port), "--db", url,
+         "--log-level", "warning", "--workers", str(args.workers)],
         env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    runs = []
     try:
-        for _ in range(200):
+        for _ in range(300):
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
-        cpu_before, _ = server_usage(server.pid)
-        client_before = time.process_time()
-        timings, seconds, echo, echo_seconds = asyncio.run(
-            drive(base, secret, args.counters, args.visits, people)
-        )
-        client_cpu = time.process_time() - client_before
-        cpu_after, peak = server_usage(server.pid)
+                pass
+            time.sleep(0.1)
+        per_run = len(people) // args.runs
+        for n in range(args.runs):
+            client_before = time.process_time()
+            timings, seconds, limits, server_cpu = asyncio.run(
+                drive(base, secret, args.counters, args.visits, people[n * per_run : (n + 1) * per_run],
+                      lambda: server_usage(server.pid)[0])
+            )  # fmt: skip
+            client_cpu = time.process_time() - client_before
+            peak = server_usage(server.pid)[1]
+            runs.append(_run_figures(args, timings, seconds, limits, server_cpu, peak, client_cpu))
+            print(f"run {n + 1}/{args.runs}: {runs[-1]['visits_per_second']} visits/s, "
+                  f"echo ratio {runs[-1]['ratio_to_echo']}", file=progress, flush=True)  # fmt: skip
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    visits = args.visits // args.counters * args.counters
+        server.send_signal(signal.SIGINT) if profile else server.terminate()
+        server.wait(timeout=60)
+    middle = sorted(runs, key=lambda r: r["visits_per_second"])[len(runs) // 2]
     figures = {
         "benchmark": "http_load",
         "date": datetime.now().strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, nproc={os.cpu_count()}, Python {platform.python_version()}",
         "database": "sqlite" if args.db == "sqlite" else "postgresql",
+        "workers": args.workers,
         "counters": args.counters,
-        "visits": visits,
-        "visits_per_second": round(visits / seconds, 1),
-        "requests_per_second": round(visits * 4 / seconds, 1),
-        "latency_ms": {
-            k: {"p50": round(percentile(v, 0.5), 1), "p99": round(percentile(v, 0.99), 1)}
-            for k, v in sorted(timings.items())
-        },
-        "signin_requests_per_second": round(len(echo["9001"]) / echo_seconds, 1),
-        "ratio_to_signin": round((visits * 4 / seconds) / (len(echo["9001"]) / echo_seconds), 3),
-        "server_cpu_seconds": round(cpu_after - cpu_before, 1),
-        "server_peak_mib": round(peak),
-        "client_cpu_seconds": round(client_cpu, 1),
-        "median_request_ms": round(
-            statistics.median(x for v in timings.values() for x in v) * 1000, 1
-        ),
+        "runs": args.runs,
+        "median_run": middle,
+        "visits_per_second_of_runs": [r["visits_per_second"] for r in runs],
+        "ratio_to_echo_of_runs": [r["ratio_to_echo"] for r in runs],
     }
     print(json.dumps(figures, ensure_ascii=False, indent=2))
     if args.json:
@@ -279,6 +335,33 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
     return 0
+
+
+def _run_figures(args, timings, seconds, limits, server_cpu, peak, client_cpu) -> dict:
+    visits = args.visits // args.counters * args.counters
+    requests = visits * 4
+    per_second = requests / seconds["visits"]
+    echo_rate = len(limits["echo"]) / seconds["echoes"]
+    sign_in_rate = len(limits["9001"]) / seconds["sign_ins"]
+    return {
+        "visits": visits,
+        "visits_per_second": round(visits / seconds["visits"], 1),
+        "requests_per_second": round(per_second, 1),
+        "latency_ms": {
+            k: {"p50": round(percentile(v, 0.5), 1), "p99": round(percentile(v, 0.99), 1)}
+            for k, v in sorted(timings.items())
+        },
+        "echo_requests_per_second": round(echo_rate, 1),
+        "ratio_to_echo": round(per_second / echo_rate, 3),
+        "echo_latency_ms": {
+            "p50": round(percentile(limits["echo"], 0.5), 1),
+            "p99": round(percentile(limits["echo"], 0.99), 1),
+        },
+        "signin_requests_per_second": round(sign_in_rate, 1),
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / requests, 2),  # of the visits
+        "server_peak_mib": round(peak),
+        "client_cpu_ms_per_request": round(client_cpu * 1000 / (requests * 3), 2),  # all phases
+    }
 
 
 if __name__ == "__main__":

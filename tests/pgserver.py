@@ -314,8 +314,15 @@ class PostgresServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, *, startup_timeout: float = 60.0, admin_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        startup_timeout: float = 60.0,
+        admin_url: str | None = None,
+        durable: bool = False,
+    ) -> None:
         self.startup_timeout = startup_timeout
+        self.durable = durable  # keep fsync and synchronous commit on (the benchmarks)
         self._external_url = admin_url or os.environ.get(ENV_URL) or None
         self.bindir: Path | None = None
         self.port: int | None = None
@@ -536,9 +543,11 @@ class PostgresServer:
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self.tmpdir / 'sock'}'",
             "max_connections": "200",
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
+            **(
+                {}
+                if self.durable
+                else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+            ),
             "timezone": "'UTC'",
             "log_timezone": "'UTC'",
             "logging_collector": "off",

@@ -6,6 +6,7 @@ Errors go to stderr with exit code 1 (2 for usage errors, by argparse); results 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,13 @@ from pathlib import Path
 from medsettle import __version__
 from medsettle.storage.database import database_url, make_engine
 from medsettle.storage.migrate import upgrade
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"应为正整数，收到{text!r}")
+    return value
 
 
 def _engine(args):
@@ -87,15 +95,39 @@ def cmd_serve(args) -> int:
         f"medsettle {__version__} 正在监听 http://{args.host}:{args.port}/fsi/api/rsfComIfsService/callService",
         flush=True,
     )
-    uvicorn.run(
-        logs.AccessLog(create_app(engine)),
+    common = dict(
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         log_config=None,  # keep the handler configured above
         access_log=False,  # AccessLog writes the access lines (no query strings)
     )
+    if args.workers == 1:
+        uvicorn.run(logs.AccessLog(create_app(engine)), **common)
+        return 0
+    # several processes: each builds its own application (and engine) from the environment
+    engine.dispose()
+    os.environ.update(
+        MEDSETTLE_DB=database_url(args.db),
+        MEDSETTLE_LOG_FORMAT=args.log_format,
+        MEDSETTLE_LOG_LEVEL=args.log_level,
+        MEDSETTLE_REVEAL_OTP="1" if args.demo else "",
+    )
+    uvicorn.run("medsettle.cli:worker_app", factory=True, workers=args.workers, **common)
     return 0
+
+
+def worker_app():
+    """The application of one worker process of ``serve --workers N``."""
+    from medsettle import logs
+    from medsettle.interface.app import create_app
+
+    logs.configure(
+        os.environ["MEDSETTLE_LOG_FORMAT"],
+        os.environ["MEDSETTLE_LOG_LEVEL"],
+        reveal_otp=os.environ.get("MEDSETTLE_REVEAL_OTP") == "1",
+    )
+    return logs.AccessLog(create_app(make_engine(os.environ["MEDSETTLE_DB"])))
 
 
 def cmd_clearing_run(args) -> int:
@@ -361,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes (default 1); on SQLite they share one writer, "
+        "on PostgreSQL they scale with the cores",
     )
     p.add_argument(
         "--log-format",

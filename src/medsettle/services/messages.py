@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from medsettle.domain.errors import DomainError, ErrCode, fail
 from medsettle.jsonio import canonical, dumps, loads
 from medsettle.storage.committer import CommitThenRaise, transact
-from medsettle.storage.database import UnitOfWork
+from medsettle.storage.database import Savepoint, UnitOfWork
 from medsettle.storage.repository import Repository
 
 from . import settlement, visits
@@ -70,7 +70,7 @@ def run(
         admitted.append(ctx)
         if refusal is not None:
             raise CommitThenRaise(refusal)
-        business = repo.c.begin_nested()
+        business = Savepoint(repo.c)
         try:
             output = _answer(repo, ctx, input_text, handler, parsed)
         except DomainError as refused:
