@@ -3,6 +3,7 @@ Chinese message that names the field by its path (``input.data.begntime``)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,6 +11,12 @@ from typing import Any
 
 from medsettle.domain.errors import ErrCode, fail
 from medsettle.domain.money import FEN, NumberRefused, checked_number, tidy
+
+from .limits import EARLIEST, LATEST, MAX_NUMBER_CHARS
+
+# C0 controls but tab, line feed and carriage return; DEL; lone UTF-16 surrogates. A NUL cannot
+# even be stored in a PostgreSQL text column.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 MAX_AMOUNT = Decimal("1000000000")  # 1e9 yuan: far above any real visit
 
@@ -36,6 +43,8 @@ class Text:
             raise bad(path, "缺失（必填）")
         if len(text) > self.max_len:
             raise bad(path, f"长度不能超过{self.max_len}个字符（收到{len(text)}个）")
+        if _UNPRINTABLE.search(text):
+            raise bad(path, "含有控制字符或无效的Unicode字符")
         if self.choices and text not in self.choices:
             raise bad(path, f"取值应为{'/'.join(self.choices)}之一，收到{text!r}")
         return text
@@ -55,12 +64,18 @@ class Number:
             if self.required:
                 raise bad(path, "缺失（必填）")
             return None
+        if not isinstance(value, bool) and isinstance(value, (str, int, Decimal)):
+            written = len(str(value).strip())
+            if written > MAX_NUMBER_CHARS:
+                raise bad(path, f"数值过长（最多{MAX_NUMBER_CHARS}个字符，收到{written}个）")
         try:
             number = checked_number(
                 value, max_places=self.max_places, low=self.minimum, high=self.maximum
             )
         except NumberRefused as refused:
             raise bad(path, str(refused)) from None
+        except ArithmeticError:  # an exponent beyond Decimal's range, e.g. 1E+1000000
+            raise bad(path, f"数值超出范围，收到{str(value)[:50]}") from None
         if number < -self.maximum:
             raise bad(path, f"不能小于{-self.maximum}，收到{value}")
         return number.quantize(FEN) if self.max_places == 2 else tidy(number)
@@ -90,6 +105,8 @@ class When:
                 parsed = datetime.strptime(text, fmt)
             except ValueError:
                 continue
+            if not EARLIEST <= parsed.date() <= LATEST:
+                raise bad(path, f"超出范围：应在{EARLIEST}至{LATEST}之间，收到{text!r}")
             return parsed.date() if self.date_only else parsed
         expected = "yyyy-MM-dd" if self.date_only else "yyyy-MM-dd HH:mm:ss"
         raise bad(path, f"格式应为{expected}，收到{text!r}"[:200])
@@ -106,12 +123,19 @@ class YearMonth:
             if self.required:
                 raise bad(path, "缺失（必填）")
             return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise bad(path, f"应为字符串yyyy-MM，收到{type(value).__name__}")
         text = str(value).strip()
         for fmt in ("%Y-%m", "%Y%m", "%Y"):
             try:
-                return datetime.strptime(text, fmt).year
+                year = datetime.strptime(text, fmt).year
             except ValueError:
                 continue
+            if not EARLIEST.year <= year <= LATEST.year:
+                raise bad(
+                    path, f"超出范围：年份应在{EARLIEST.year}至{LATEST.year}之间，收到{text!r}"
+                )
+            return year
         raise bad(path, f"格式应为yyyy-MM，收到{text!r}"[:200])
 
 
@@ -152,6 +176,9 @@ class Many:
             raise bad(path, f"至少应有{self.min_items}条")
         if len(value) > self.max_items:
             raise bad(path, f"一次最多{self.max_items}条，收到{len(value)}条")
+        for i, v in enumerate(value):
+            if v is None:
+                raise bad(f"{path}[{i}]", "缺失（数组中不能有null）")
         return [self.item.check(v, f"{path}[{i}]") for i, v in enumerate(value)]
 
 

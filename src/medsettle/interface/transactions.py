@@ -11,6 +11,7 @@ from medsettle.domain.codes import MED_TYPE_OPSP
 from medsettle.services import messages, persons, reconciliation, settlement, visits
 
 from .fields import Loose, Many, Money, Number, Obj, Text, When, YearMonth
+from .limits import MAX_FEE_LINES, MAX_STMT_DETAILS, check_tree
 
 CERT_TYPES = ("01", "02", "03")
 INSUTYPES = ("310", "390")
@@ -101,7 +102,7 @@ STMT_DETAILS = Many(
             "refd_setl_flag": Text(False, 1, FLAG),
         }
     ),
-    max_items=10000,
+    max_items=MAX_STMT_DETAILS,
 )
 
 TRANSACTIONS: dict[str, Transaction] = {
@@ -117,7 +118,8 @@ TRANSACTIONS: dict[str, Transaction] = {
                             "opter_no": Text(False, 30),
                             "mac": Text(False, 100),
                             "ip": Text(False, 100),
-                        }
+                        },
+                        required=True,
                     )
                 }
             ),
@@ -211,7 +213,7 @@ TRANSACTIONS: dict[str, Transaction] = {
         Transaction(
             "2204",
             "门诊费用明细信息上传",
-            Obj({"feedetail": Many(FEE_LINE, required=True, min_items=1, max_items=1000)}),
+            Obj({"feedetail": Many(FEE_LINE, required=True, min_items=1, max_items=MAX_FEE_LINES)}),
             visits.upload_fees,
         ),
         Transaction(
@@ -322,5 +324,6 @@ def names_person(raw_input: Any) -> bool:
 
 
 def parse_input(transaction: Transaction, raw_input: Any) -> Any:
+    check_tree(raw_input, "input")  # the whole input is stored, fields it ignores included
     parsed = transaction.schema.check(raw_input, "input")
     return parsed[transaction.root] if transaction.root else parsed

@@ -33,7 +33,35 @@ from .common import (
     engine_of,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["filings 异地就医备案"])
+
+class Problem(BaseModel):
+    field: str = Field(description="字段名")
+    message: str = Field(description="中文说明，指明字段")
+
+
+class Refusal(BaseModel):
+    """Every refusal of the API: 401, 403, 404, 413, 422, 429."""
+
+    error: str = Field(
+        description="INVALID 字段有误 / UNAUTHORIZED 未登录 / CSRF / TOO_LARGE 请求过大"
+    )
+    message: str = Field(description="中文说明")
+    problems: list[Problem] = Field(default_factory=list, description="逐个字段的问题")
+
+
+REFUSALS: dict[int | str, dict] = {
+    status: {"model": Refusal, "description": text}
+    for status, text in [
+        (401, "未登录"),
+        (403, "缺少或错误的X-CSRF-Token请求头"),
+        (404, "没有找到"),
+        (413, "请求体过大"),
+        (422, "请求体或字段有误"),
+        (429, "操作过于频繁"),
+    ]
+}
+
+router = APIRouter(prefix="/api/v1", tags=["filings 异地就医备案"], responses=REFUSALS)
 
 
 class FilingIn(BaseModel):
@@ -211,6 +239,20 @@ async def review_filing(filing_id: int, body: ReviewIn, request: Request):
 def install_validation_handler(app: FastAPI) -> None:
     """Malformed JSON or a wrongly typed field under /api/: a Chinese message naming it."""
     from fastapi.exception_handlers import request_validation_exception_handler
+    from starlette.exceptions import HTTPException
+
+    pages_handler = app.exception_handlers[HTTPException]
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        """A body FastAPI cannot even parse (not UTF-8, NUL bytes, a 5,000-digit number) is
+        its 400 with an English detail: under /api/ it is a refusal like any other."""
+        if not request.url.path.startswith("/api/"):
+            return await pages_handler(request, exc)
+        if exc.status_code == 400:
+            return refused([("请求体", "不是合法的UTF-8 JSON")])
+        text = "没有找到" if exc.status_code == 404 else "请求无法处理"
+        return JSONResponse({"error": "HTTP", "message": text}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
