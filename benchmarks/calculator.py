@@ -3,8 +3,10 @@
 A visit is 10 fee lines with a realistic mix of catalogue classes (甲 01, 乙 02 with pay-first
 shares and price ceilings, 丙 03, items outside the catalogue, a disease-limited drug). One
 settlement = split every line (step 1), sum them, and apply the rule (step 2) — which renders the
-readable ``setl_proc_info`` as every 2206/2207 does. The limit it is compared with, measured in
-the same run: the same loop doing only the Decimal additions of the lines' totals.
+readable ``setl_proc_info`` as every 2206/2207 does — and name each fund row as the answer does.
+Not counted: 2204's check of each line's arithmetic and its catalogue look-up (``resolve_entry``).
+The limit it is compared with, measured in the same run: the same loop doing only the Decimal
+additions of the lines' totals.
 
 Rates are reported by wall clock (the headline, as before) and by the process's CPU time: on a
 shared machine the wall clock also counts the time other processes hold the core, the CPU time
@@ -81,6 +83,9 @@ def settle_all(batch) -> Decimal:
             deductible_totals=totals, cap_totals=totals, account_balance=NO_BALANCE, use_account=False,
         )  # fmt: skip
         paid += calc.hifp_pay
+        for row in calc.details:  # as 2206/2207 answer setldetail: each fund row with its name
+            if not row.fund_pay_type_name:
+                raise AssertionError(row)
     return paid
 
 

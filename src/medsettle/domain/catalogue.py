@@ -13,11 +13,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from .codes import ChrgitmLv, city_of, province_of
-from .money import FEN, ZERO, record, round_fen
+from .money import FEN, ZERO, record
 
 _CLASS_B = ChrgitmLv.CLASS_B
 _SELF_PAID = ChrgitmLv.SELF_PAID
 _ONE = Decimal("1")
+_DECIMAL_0 = Decimal(0)
 _str = str.__str__  # the plain text of a code-table member ("02", not ChrgitmLv.CLASS_B)
 _LEVEL_TEXT = {level: _str(level) for level in ChrgitmLv}  # the same, by a look-up
 
@@ -95,11 +96,11 @@ class LineSplit:
 
 def arithmetic_problem(pric: Decimal, cnt: Decimal, total: Decimal) -> str | None:
     """Why a line's own arithmetic is wrong (Chinese, naming the field), or None."""
-    if cnt <= 0:
+    if cnt <= _DECIMAL_0:  # a Decimal 0: comparing with the int 0 converts it every time
         return f"数量cnt必须大于0（收到{cnt}）"
-    if pric < 0:
+    if pric < _DECIMAL_0:
         return f"单价pric不能为负数（收到{pric}）"
-    expected = round_fen(pric * cnt)
+    expected = (pric * cnt).quantize(FEN, ROUND_HALF_UP)  # round_fen, in place (once per line)
     if total != expected:
         return f"明细项目费用总额det_item_fee_sumamt应为单价×数量={expected}，收到{total}"
     return None

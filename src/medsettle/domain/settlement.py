@@ -63,7 +63,8 @@ class FundRow:
 
     @property
     def fund_pay_type_name(self) -> str:
-        return FUND_PAY_TYPE_NAMES[FundPayType(self.fund_pay_type)]
+        name = FUND_PAY_TYPE_NAMES.get(self.fund_pay_type)  # the code's text finds its member
+        return name if name is not None else FUND_PAY_TYPE_NAMES[FundPayType(self.fund_pay_type)]
 
 
 @dataclass(frozen=True)
