@@ -294,7 +294,7 @@ def calculate(
     )
     pool_type = _POOL_FUND.get(insutype) or POOL_FUND_BY_INSUTYPE[Insutype(insutype)].value
     rows = [_fund_row(pool_type, inscp, crt_payb_lmt_amt, hifp_pay, proc)]
-    if acct_pay > 0:
+    if acct_pay > ZERO:
         rows.append(
             _fund_row(
                 FundPayType.EMPLOYEE_ACCOUNT.value,
