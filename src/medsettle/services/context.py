@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -27,9 +29,14 @@ class CallContext:
         return self.institution.fixmedins_code
 
 
+_ids = random.Random(secrets.randbits(128))  # ids need to be unique, not secret
+os.register_at_fork(after_in_child=lambda: _ids.seed(secrets.randbits(128)))
+
+
 def new_id(prefix: str, now: datetime) -> str:
-    """A readable, time-ordered identifier: prefix, second, 8 random digits."""
-    return f"{prefix}{now:%Y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+    """A readable, time-ordered identifier: prefix, second, 8 random digits. (Uniqueness is
+    the database's: a collision fails the insert and the message is retried.)"""
+    return f"{prefix}{now:%Y%m%d%H%M%S}{_ids.randrange(10**8):08d}"
 
 
 def age_on(birthday: date | None, day: date) -> int | None:

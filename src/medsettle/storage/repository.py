@@ -31,7 +31,6 @@ from .schema import (
     nonces,
     persons,
     settlements,
-    sign_ins,
 )
 
 _last_prune = 0  # when this process last deleted expired nonces (the horizon then, Unix seconds)
@@ -211,9 +210,8 @@ class Repository(PageQueries):
     # -- sign-in, visits, lines ------------------------------------------------------------------
     def add_sign_in(self, sign_no: str, code: str, opter_no: str, now: datetime) -> None:
         self.c.execute(
-            insert(sign_ins).values(
-                sign_no=sign_no, fixmedins_code=code, opter_no=opter_no, sign_time=now
-            )
+            st.INSERT_SIGN_IN,
+            {"sign_no": sign_no, "fixmedins_code": code, "opter_no": opter_no, "sign_time": now},
         )
 
     def visit(self, mdtrt_id: str, fixmedins_code: str):

@@ -26,6 +26,7 @@ from .schema import (
     persons,
     policy_versions,
     settlements,
+    sign_ins,
     visits,
 )
 
@@ -58,6 +59,8 @@ def _spend_nonce(insert_of):
 
 
 SPEND_NONCE = {"sqlite": _spend_nonce(sqlite_insert), "postgresql": _spend_nonce(pg_insert)}
+
+INSERT_SIGN_IN = insert(sign_ins)
 
 # -- stored answers --------------------------------------------------------------------------
 MESSAGE = select(messages).where(
