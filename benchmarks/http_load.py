@@ -246,61 +246,74 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="medsettle-load-"))
-    pg = None
-    if args.db == "sqlite":
-        url = f"sqlite:///{work / 'load.db'}"
-    elif args.db == "postgres":
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from pgserver import PostgresServer
-
-        pg = PostgresServer(durable=True).start()
-        url = pg.create_database("medsettle_load")
-    else:
-        url = args.db
-    try:
-        return _measure(args, work, url)
-    finally:
-        if pg is not None:
-            pg.stop()
+    return with_database(args.db, work, lambda url: _measure(args, work, url))
 
 
-def _measure(args, work: Path, url: str) -> int:
+def prepare(work: Path, url: str, people_count: int) -> tuple[dict, str, list[str]]:
+    """A database with the Hotan demo data, ``people_count`` synthetic persons (certified,
+    filed) and a secret for the benchmark hospital: (environment, secret, psn_nos)."""
     env = {**os.environ, "MEDSETTLE_KEY_FILE": str(work / "key"), "MEDSETTLE_BENCH_ECHO": "1"}
-    progress = sys.stderr
-    print(f"preparing {url.split('@')[-1]} …", file=progress, flush=True)
+    print(f"preparing {url.split('@')[-1]} …", file=sys.stderr, flush=True)
     medsettle("init", "--db", url, env=env, cwd=work)
     from medsettle.demo import files
 
     for kind, path in files():
         medsettle("import", kind, str(path), "--db", url, env=env, cwd=work)
-    people_count = args.counters * 4 * args.runs
     synthetic_people(work, people_count)
     for kind in ("persons", "certifications", "filings"):
         medsettle("import", kind, str(work / f"{kind}.csv"), "--db", url, env=env, cwd=work)
     secret = (
         medsettle("credentials", HOSPITAL, "--db", url, env=env, cwd=work).strip().splitlines()[-1]
     )
-    people = [f"6532009{i:013d}" for i in range(people_count)]
+    return env, secret, [f"6532009{i:013d}" for i in range(people_count)]
 
+
+def start_server(env: dict, work: Path, url: str, workers: int, profile: str | None = None):
+    """``medsettle serve`` on a free port, ready: (process, base URL)."""
     port = free_port()
-    # MEDSETTLE_BENCH_PROFILE=FILE: record the server with py-spy (collapsed stacks) into FILE
-    profile = os.environ.get("MEDSETTLE_BENCH_PROFILE")
     spy = ["py-spy", "record", "--format", "raw", "-o", profile, "--"] if profile else []
     server = subprocess.Popen(
         [*spy, sys.executable, "-m", "medsettle.cli", "serve", "--port", str(port), "--db", url,
-         "--log-level", "warning", "--workers", str(args.workers)],
+         "--log-level", "warning", "--workers", str(workers)],
         env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the server did not become ready")
+
+
+def with_database(kind: str, work: Path, measure) -> int:
+    """Run ``measure(url)`` on SQLite in ``work``, a throwaway durable PostgreSQL server
+    (``postgres``), or a given URL of an empty database."""
+    if kind == "sqlite":
+        return measure(f"sqlite:///{work / 'load.db'}")
+    if kind != "postgres":
+        return measure(kind)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from pgserver import PostgresServer
+
+    pg = PostgresServer(durable=True).start()
+    try:
+        return measure(pg.create_database("medsettle_load"))
+    finally:
+        pg.stop()
+
+
+def _measure(args, work: Path, url: str) -> int:
+    progress = sys.stderr
+    env, secret, people = prepare(work, url, args.counters * 4 * args.runs)
+    # MEDSETTLE_BENCH_PROFILE=FILE: record the server with py-spy (collapsed stacks) into FILE
+    profile = os.environ.get("MEDSETTLE_BENCH_PROFILE")
+    server, base = start_server(env, work, url, args.workers, profile)
     runs = []
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
         per_run = len(people) // args.runs
         for n in range(args.runs):
             client_before = time.process_time()
