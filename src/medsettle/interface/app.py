@@ -24,11 +24,11 @@ from medsettle.services.context import CallContext, china_now, fmt_time, new_id
 
 from .auth import admit, read_headers
 from .fields import Obj, Text, When, bad
+from .limits import MAX_BODY, RequestLimits
 from .transactions import TRANSACTIONS, names_person, parse_input
 
 log = logging.getLogger("medsettle.interface")
 
-MAX_BODY = 2 * 1024 * 1024  # 2 MiB: 1,000 fee lines fit with room to spare
 
 ENVELOPE = Obj(
     {
@@ -87,7 +87,7 @@ def create_app(engine: Engine) -> FastAPI:
 
     mount(app, engine)
     app.add_middleware(NationalInterface, engine=engine)
-    app.add_middleware(__import__("medsettle.interface.limits", fromlist=["_"]).RequestLimits)
+    app.add_middleware(RequestLimits)  # outermost: sizes and depth before anything reads
 
     @app.get("/health")
     def health() -> dict[str, str]:
