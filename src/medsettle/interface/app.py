@@ -6,6 +6,7 @@ idempotent message service and renders the national envelope. It computes no mon
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -213,7 +214,12 @@ def handle(
             messages.run(engine, admit_caller, None, None, None, request.refusal)
             raise AssertionError("unreachable")
         output = messages.run(
-            engine, admit_caller, request.raw_input, request.transaction.handler, request.parsed
+            engine,
+            admit_caller,
+            request.raw_input,
+            request.transaction.handler,
+            request.parsed,
+            key=(envelope["fixmedins_code"], msgid),
         )
         return 200, envelope_answer(None, "", output, msgid, received)
     except DomainError as refused:
@@ -261,10 +267,21 @@ def _parse(body: bytes, path_infno: str | None) -> Parsed:
         if len(body) > MAX_BODY:
             raise bad("请求体", f"过大（超过{MAX_BODY}字节）")
         try:
-            raw = loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            text = body.decode("utf-8")  # UTF-8 only: never guess UTF-16/32 from the bytes
+        except UnicodeDecodeError as exc:
             raise DomainError(
-                ErrCode.BAD_REQUEST, f"请求体不是合法的UTF-8 JSON：{exc}"[:300]
+                ErrCode.BAD_REQUEST, f"请求体不是合法的UTF-8编码（第{exc.start + 1}个字节起）"
+            ) from None
+        try:
+            raw = loads(text)
+        except json.JSONDecodeError as exc:
+            raise DomainError(
+                ErrCode.BAD_REQUEST,
+                f"请求体不是合法的JSON（第{exc.lineno}行第{exc.colno}列附近）",
+            ) from None
+        except (ValueError, RecursionError):  # NaN/Infinity, a number too long, nesting
+            raise DomainError(
+                ErrCode.BAD_REQUEST, "请求体不是合法的JSON（含NaN/Infinity、超长数字或嵌套过深）"
             ) from None
         if not isinstance(raw, dict):
             raise DomainError(ErrCode.BAD_REQUEST, "请求体应为JSON对象（报文信封）")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from medsettle.domain.errors import DomainError, ErrCode, fail
 from medsettle.jsonio import canonical, dumps, loads
 from medsettle.storage.committer import CommitThenRaise, transact
-from medsettle.storage.database import Savepoint, UnitOfWork
+from medsettle.storage.database import Savepoint, UnitOfWork, is_sqlite, reading
 from medsettle.storage.repository import Repository
 
 from . import settlement, visits
@@ -54,6 +54,7 @@ def run(
     handler: Handler | None,
     parsed: Any,
     refusal: DomainError | None = None,
+    key: tuple[str, str] | None = None,
 ) -> dict:
     """Answer one message in one transaction — one commit — with its admission.
 
@@ -61,6 +62,12 @@ def run(
     it refuses, nothing is kept. A request admitted but refused (``refusal``, found while
     parsing, or raised by the handler) keeps only the admission: the nonce stays spent. Else the
     answer is the stored one for this msgid, or the handler's new one stored with its effect.
+
+    What writes only the spent nonce — a refusal, an answer replayed from storage — is committed
+    without waiting for the disk: a power loss could forget the nonce, and the same signed
+    request, if replayed within its 300 seconds, would again get only the refusal or the stored
+    answer. ``key`` (the envelope's ``fixmedins_code`` and ``msgid``) lets a replay be seen
+    before the transaction.
     """
     input_text = canonical(raw_input) if refusal is None else ""
     admitted: list[CallContext] = []
@@ -69,19 +76,26 @@ def run(
         ctx = admit(repo)
         admitted.append(ctx)
         if refusal is not None:
+            repo.relax_commit()
             raise CommitThenRaise(refusal)
         business = Savepoint(repo.c)
         try:
-            output = _answer(repo, ctx, input_text, handler, parsed)
+            output, fresh = _answer(repo, ctx, input_text, handler, parsed)
         except DomainError as refused:
             business.rollback()
+            repo.relax_commit()
             raise CommitThenRaise(refused) from None
         business.commit()
+        if not fresh:
+            repo.relax_commit()
         return output
+
+    # SQLite commits in batches and must know before the batch; PostgreSQL is told in the work
+    durable = refusal is None and not (key is not None and is_sqlite(engine) and _seen(engine, *key))
 
     for attempt in range(3):
         try:
-            return transact(engine, work)
+            return transact(engine, work, durable=durable)
         except DomainError as refused:
             if refused is refusal or refused.code == ErrCode.AUTH_FAILED:
                 raise
@@ -103,10 +117,19 @@ def run(
     raise AssertionError("unreachable")
 
 
-def _answer(repo: Repository, ctx: CallContext, input_text: str, handler: Handler, parsed) -> dict:
+def _seen(engine: Engine, fixmedins_code: str, msgid: str) -> bool:
+    """Whether this msgid has a stored answer (read beside the writer, not behind it)."""
+    with reading(engine) as c:
+        return Repository(c).message(fixmedins_code, msgid) is not None
+
+
+def _answer(
+    repo: Repository, ctx: CallContext, input_text: str, handler: Handler, parsed
+) -> tuple[dict, bool]:
+    """The stored answer (False), or the handler's new one, stored (True)."""
     stored = stored_answer(repo, ctx, input_text)
     if stored is not None:
-        return stored
+        return stored, False
     output = handler(repo, ctx, parsed)
     text = dumps(output)
     repo.store_message(
@@ -120,7 +143,7 @@ def _answer(repo: Repository, ctx: CallContext, input_text: str, handler: Handle
             "voided_by": None,
         }
     )
-    return loads(text)
+    return loads(text), True
 
 
 def reverse_message(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:

@@ -13,7 +13,9 @@ answered, so a client retrying the same msgid finds nothing done.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import queue
 import threading
 import weakref
@@ -40,10 +42,15 @@ class CommitThenRaise(Exception):  # noqa: N818 - an instruction, not an error
         self.error = error
 
 
-def transact(engine: Engine, work: Callable[[Any], T]) -> T:
-    """Run ``work(repo)`` in one transaction; return its value once committed."""
+def transact(engine: Engine, work: Callable[[Any], T], *, durable: bool = True) -> T:
+    """Run ``work(repo)`` in one transaction; return its value once committed.
+
+    ``durable=False`` is for work that writes nothing a power loss may not take back (an answer
+    replayed from storage, a refusal: only the request's nonce is spent). On SQLite it is
+    committed without waiting for the fsync (``synchronous=NORMAL``, in a batch of its own); on
+    PostgreSQL the work itself may say so (``Repository.relax_commit``)."""
     if is_sqlite(engine):
-        return _submit(engine, work)
+        return _submit(engine, work, durable)
     with UnitOfWork(engine) as uow:
         try:
             value = work(uow.repo)
@@ -59,6 +66,7 @@ class GroupCommitter:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.turn = _WriterTurn(engine.url.database)
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.batches = 0
         self.calls = 0
@@ -73,6 +81,7 @@ class GroupCommitter:
                 with _guard:
                     if self.queue.empty():  # idle: leave, and let the engine go
                         del _committers[self.engine]
+                        self.turn.close()
                         return
                 continue
             while len(batch) < MAX_BATCH:
@@ -80,17 +89,23 @@ class GroupCommitter:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                self._commit(batch)
-            except BaseException as exc:  # noqa: BLE001 - the writer thread must survive
-                log.exception("group commit of %d calls failed", len(batch))
-                for _work, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            for durable in (True, False):
+                group = [(work, future) for work, future, d in batch if d is durable]
+                if group:
+                    self._commit_safely(group, durable)
 
-    def _commit(self, batch: list[tuple[Callable, Future]]) -> None:
+    def _commit_safely(self, batch: list[tuple[Callable, Future]], durable: bool) -> None:
+        try:
+            self._commit(batch, durable)
+        except BaseException as exc:  # noqa: BLE001 - the writer thread must survive
+            log.exception("group commit of %d calls failed", len(batch))
+            for _work, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+
+    def _commit(self, batch: list[tuple[Callable, Future]], durable: bool) -> None:
         outcomes: list[tuple[bool, Any]] = []
-        with UnitOfWork(self.engine) as uow:
+        with self.turn, UnitOfWork(self.engine, relaxed=not durable) as uow:
             for work, _future in batch:
                 savepoint = uow.savepoint()
                 try:
@@ -114,15 +129,41 @@ class GroupCommitter:
                 future.set_exception(value)
 
 
+class _WriterTurn:
+    """The writers of one SQLite file in other processes (``serve --workers N``) take turns on
+    an exclusive lock of ``<database>-writer``: the kernel wakes the next one when the lock is
+    released, where SQLite's own busy handler would poll with sleeps of up to 100 ms."""
+
+    def __init__(self, database: str | None):
+        self.path = f"{database}-writer" if database and database != ":memory:" else None
+        self.fd: int | None = None
+
+    def __enter__(self):
+        if self.path is not None:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 _committers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
 
 
-def _submit(engine: Engine, work: Callable[[Any], T]) -> T:
+def _submit(engine: Engine, work: Callable[[Any], T], durable: bool) -> T:
     future: Future = Future()
     with _guard:  # a committer leaves the registry under this guard, only when idle
         committer = _committers.get(engine)
         if committer is None:
             committer = _committers[engine] = GroupCommitter(engine)
-        committer.queue.put((work, future))
+        committer.queue.put((work, future, durable))
     return future.result()

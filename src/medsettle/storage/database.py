@@ -57,7 +57,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # straight to the driver: it runs once per transaction, on the hot path. A reading
+        # connection (``reading(engine)``) begins DEFERRED and never waits for the writer.
+        reading = connection.get_execution_options().get("medsettle_reading")
+        connection.connection.driver_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def _writer_lock(engine: Engine) -> threading.RLock | None:
@@ -78,13 +81,21 @@ _writer_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 
+def reading(engine: Engine) -> Connection:
+    """A connection for one read outside any unit of work (``with reading(engine) as c``): on
+    SQLite it reads the last committed state beside the writer (WAL) instead of queueing."""
+    return engine.connect().execution_options(medsettle_reading=True)
+
+
 class UnitOfWork:
     """One use case, one transaction: commit explicitly, anything else rolls back."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, relaxed: bool = False):
         self.engine = engine
         self.connection: Connection | None = None
         self._lock = _writer_lock(engine)
+        # SQLite: commit without waiting for the fsync (see storage/committer.transact)
+        self._relaxed = relaxed and self._lock is not None
 
     def __enter__(self) -> UnitOfWork:
         from .repository import Repository
@@ -93,6 +104,8 @@ class UnitOfWork:
             self._lock.acquire()
         try:
             self.connection = self.engine.connect()
+            if self._relaxed:
+                self.connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
             self._transaction = self.connection.begin()
         except BaseException:
             if self.connection is not None:
@@ -110,6 +123,8 @@ class UnitOfWork:
             if self._transaction.is_active:
                 self._transaction.rollback()
         finally:
+            if self._relaxed:
+                self.connection.connection.driver_connection.execute("PRAGMA synchronous=FULL")
             self.connection.close()
             self.connection = None
             if self._lock is not None:

@@ -334,6 +334,12 @@ class Repository(PageQueries):
     def message(self, fixmedins_code: str, msgid: str):
         return self.c.execute(st.MESSAGE, {"b_code": fixmedins_code, "b_msgid": msgid}).first()
 
+    def relax_commit(self) -> None:
+        """PostgreSQL: this transaction's commit need not wait for its WAL flush (it wrote only
+        a spent nonce); SQLite decides this per batch, see ``storage/committer.transact``."""
+        if self.is_postgres:
+            self.c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
     def store_message(self, values: dict) -> None:
         self.c.execute(st.INSERT_MESSAGE, values)
 
