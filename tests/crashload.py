@@ -60,8 +60,11 @@ class ServerFailed(RuntimeError):
 class ServerProcess:
     """`medsettle serve --db URL --host 127.0.0.1 --port P`, killable and restartable."""
 
-    def __init__(self, db_url: str, workdir: Path, *, ready_timeout: float = 30.0):
+    def __init__(
+        self, db_url: str, workdir: Path, *, ready_timeout: float = 30.0, workers: int = 1
+    ):
         self.db_url = db_url
+        self.workers = workers
         self.workdir = workdir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -90,6 +93,8 @@ class ServerProcess:
                     str(self.port),
                     "--log-level",
                     "warning",
+                    "--workers",
+                    str(self.workers),
                     *(["--demo"] if demo else []),
                 ],
                 stdin=subprocess.DEVNULL,

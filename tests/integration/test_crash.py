@@ -53,10 +53,13 @@ PROFILES = [
 AMOUNTS = ("medfee_sumamt", "hifp_pay", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["sqlite", "sqlite-2-workers", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def crash_db(request, tmp_path):
-    if request.param == "sqlite":
-        yield "sqlite", f"sqlite:///{tmp_path / 'medsettle.db'}"
+    """(kind, URL); with two server processes, SQLite's writers take turns across processes."""
+    if request.param.startswith("sqlite"):
+        yield request.param, f"sqlite:///{tmp_path / 'medsettle.db'}"
         return
     pg = request.getfixturevalue("pg_server")
     name = f"crash_{uuid.uuid4().hex[:12]}"
@@ -68,7 +71,7 @@ def crash_db(request, tmp_path):
 def test_acknowledged_settlements_survive_sigkill_under_load(crash_db, tmp_path):
     kind, url = crash_db
     seed = int(os.environ.get("MEDSETTLE_CRASH_SEED") or random.randrange(1_000_000))
-    server = ServerProcess(url, tmp_path)
+    server = ServerProcess(url, tmp_path, workers=2 if kind.endswith("2-workers") else 1)
     try:
         try:
             server.start(demo=True)
