@@ -275,8 +275,9 @@ def start_server(env: dict, work: Path, url: str, workers: int, profile: str | N
     server = subprocess.Popen(
         [*spy, sys.executable, "-m", "medsettle.cli", "serve", "--port", str(port), "--db", url,
          "--log-level", "warning", "--workers", str(workers)],
-        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "ab"),
     )  # fmt: skip
+    print(f"server log: {work / 'server.log'}", file=sys.stderr)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

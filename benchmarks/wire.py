@@ -21,6 +21,15 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        try:
+            return await self._post(path, body, headers)
+        except ConnectionError:
+            # the server closes a connection idle past its keep-alive time (uvicorn: 5 s), as a
+            # counter's may be between runs; the request was not read, so send it again
+            await self.close()
+            return await self._post(path, body, headers)
+
+    async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         if self.writer is None:
             await self._open()
         assert self.reader is not None and self.writer is not None
