@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from medsettle.domain.errors import DomainError, ErrCode
 from medsettle.jsonio import dumps_bytes, loads
@@ -133,6 +134,7 @@ class NationalInterface:
     def __init__(self, app, engine: Engine):
         self.app, self.engine = app, engine
         self.echo = os.environ.get("MEDSETTLE_BENCH_ECHO") == "1"
+        self.limiter: anyio.CapacityLimiter | None = None  # made in the event loop
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -161,9 +163,12 @@ class NationalInterface:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         received = fmt_time(china_now())
         # the database calls block: run them off the event loop
-        status, answer = await run_in_threadpool(
-            work, self.engine, headers, b"".join(chunks), path_infno, received
-        )
+        if self.limiter is None:
+            self.limiter = anyio.CapacityLimiter(messages.parallel(self.engine))
+        status, answer = await anyio.to_thread.run_sync(
+            work, self.engine, headers, b"".join(chunks), path_infno, received,
+            limiter=self.limiter,
+        )  # fmt: skip
         body = dumps_bytes(answer)
         await send(
             {

@@ -7,6 +7,7 @@ nothing; with anything else it is refused. Failures are not kept.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -115,6 +116,17 @@ def run(
             if attempt == 2 or "deadlock" not in str(exc).lower():
                 raise
     raise AssertionError("unreachable")
+
+
+def parallel(engine: Engine) -> int:
+    """How many messages a process should work on at once. On SQLite the threads only parse and
+    wait for the writer, and the more are waiting the more share a commit; on PostgreSQL each
+    runs its own transaction, and beyond two a core they only contend for the interpreter
+    (measured: docs/benchmarks.md). ``MEDSETTLE_THREADS`` overrides."""
+    given = os.environ.get("MEDSETTLE_THREADS")
+    if given:
+        return int(given)
+    return 40 if is_sqlite(engine) else 2 * (os.cpu_count() or 1)
 
 
 def _seen(engine: Engine, fixmedins_code: str, msgid: str) -> bool:
