@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import signal
 import sys
 import tempfile
@@ -33,7 +31,16 @@ from medsettle.interface.auth import sign_headers
 from medsettle.jsonio import dumps, loads
 from medsettle.storage.database import make_engine
 
-from .http_load import ENDPOINT, HOSPITAL, LINES, percentile, prepare, start_server, with_database
+from .http_load import (
+    ENDPOINT,
+    HOSPITAL,
+    LINES,
+    header,
+    percentile,
+    prepare,
+    start_server,
+    with_database,
+)
 from .wire import Connection
 
 CAP = Decimal("100000.00")  # the demo policy of Hotan (653200), insutype 390
@@ -198,12 +205,7 @@ def _measure(args, work: Path, url: str) -> int:
             timings[infno] += values
     visits = args.visits // args.counters * args.counters
     figures = {
-        "benchmark": "contention_and_replay",
-        "date": datetime.now().strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, nproc={os.cpu_count()}, Python {platform.python_version()}",
-        "database": "sqlite" if args.db == "sqlite" else "postgresql",
-        "workers": args.workers,
-        "counters": args.counters,
+        **header("contention_and_replay", args),
         "persons": args.persons,
         "visits": visits,
         "contention_visits_per_second": round(visits / seconds, 1),

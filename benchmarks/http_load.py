@@ -332,12 +332,7 @@ def _measure(args, work: Path, url: str) -> int:
         server.wait(timeout=60)
     middle = sorted(runs, key=lambda r: r["visits_per_second"])[len(runs) // 2]
     figures = {
-        "benchmark": "http_load",
-        "date": datetime.now().strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, nproc={os.cpu_count()}, Python {platform.python_version()}",
-        "database": "sqlite" if args.db == "sqlite" else "postgresql",
-        "workers": args.workers,
-        "counters": args.counters,
+        **header("http_load", args),
         "runs": args.runs,
         "median_run": middle,
         "visits_per_second_of_runs": [r["visits_per_second"] for r in runs],
@@ -349,6 +344,18 @@ def _measure(args, work: Path, url: str) -> int:
             json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
     return 0
+
+
+def header(name: str, args) -> dict:
+    """What every load benchmark's figures begin with: what, when, where, against what."""
+    return {
+        "benchmark": name,
+        "date": datetime.now().strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, nproc={os.cpu_count()}, Python {platform.python_version()}",
+        "database": "sqlite" if args.db == "sqlite" else "postgresql",
+        "workers": args.workers,
+        "counters": args.counters,
+    }
 
 
 def _run_figures(args, timings, seconds, limits, server_cpu, peak, client_cpu) -> dict:

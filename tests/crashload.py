@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 from his import ENDPOINT, His
-from scenarios import VISIT_TIME, line, settle_input
+from scenarios import VISIT_TIME, line, registration_input, settle_input
 
 from medsettle.interface.auth import sign_headers
 from medsettle.jsonio import dumps, loads
@@ -305,24 +305,7 @@ def fee_lines(rng: random.Random, count: int) -> list[tuple[str, str, str, str, 
 
 def run_visit(his: RetryingHis, profile: Profile, rng: random.Random, visit: Visit) -> Visit:
     p = profile
-    register = his.ok(
-        "2201",
-        {
-            "data": {
-                "psn_no": p.psn_no,
-                "insutype": p.insutype,
-                "begntime": VISIT_TIME,
-                "mdtrt_cert_type": "02",
-                "mdtrt_cert_no": "",
-                "ipt_otp_no": "OP0001",
-                "atddr_no": "D001",
-                "dr_name": "王医生",
-                "dept_code": "A01",
-                "dept_name": "门诊",
-                "caty": "A01",
-            }
-        },
-    )
+    register = his.ok("2201", registration_input(p.psn_no, p.insutype, VISIT_TIME))
     visit.calls.append(register)
     visit.mdtrt_id = register.answer["output"]["data"]["mdtrt_id"]
     visit.calls.append(

@@ -56,25 +56,27 @@ def line(
     }
 
 
+def registration_input(psn_no: str, insutype: str, when: str = VISIT_TIME) -> dict:
+    """2201's input as an HIS sends it."""
+    return {
+        "data": {
+            "psn_no": psn_no,
+            "insutype": insutype,
+            "begntime": when,
+            "mdtrt_cert_type": "02",
+            "mdtrt_cert_no": "",
+            "ipt_otp_no": "OP0001",
+            "atddr_no": "D001",
+            "dr_name": "王医生",
+            "dept_code": "A01",
+            "dept_name": "肿瘤科",
+            "caty": "A01",
+        }
+    }
+
+
 def register(his: His, psn_no: str, insutype: str, when: str = VISIT_TIME) -> str:
-    out = his.ok(
-        "2201",
-        {
-            "data": {
-                "psn_no": psn_no,
-                "insutype": insutype,
-                "begntime": when,
-                "mdtrt_cert_type": "02",
-                "mdtrt_cert_no": "",
-                "ipt_otp_no": "OP0001",
-                "atddr_no": "D001",
-                "dr_name": "王医生",
-                "dept_code": "A01",
-                "dept_name": "肿瘤科",
-                "caty": "A01",
-            }
-        },
-    )
+    out = his.ok("2201", registration_input(psn_no, insutype, when))
     return out["data"]["mdtrt_id"]
 
 

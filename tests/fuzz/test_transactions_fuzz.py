@@ -33,6 +33,7 @@ from scenarios import (
     SHANGHAI_HOSPITAL,
     VISIT_TIME,
     line,
+    registration_input,
     settle_input,
 )
 
@@ -224,21 +225,7 @@ class Judge:
 
 
 def registration(psn_no: str = RESIDENT) -> dict:
-    return {
-        "data": {
-            "psn_no": psn_no,
-            "insutype": "390",
-            "begntime": VISIT_TIME,
-            "mdtrt_cert_type": "02",
-            "mdtrt_cert_no": "",
-            "ipt_otp_no": "OP0001",
-            "atddr_no": "D001",
-            "dr_name": "王医生",
-            "dept_code": "A01",
-            "dept_name": "肿瘤科",
-            "caty": "A01",
-        }
-    }
+    return registration_input(psn_no, "390")
 
 
 def diagnosis(mdtrt_id: str) -> dict:
