@@ -54,7 +54,7 @@ class Repository(PageQueries):
     def caller(self, code: str) -> tuple[Institution, int | None, str | None] | None:
         """The institution with its live credential's id and encrypted secret (None, None
         when it has none), in one round trip; None for an unknown institution."""
-        row = self.c.execute(st.CALLER, {"code": code}).first()
+        row = st.CALLER.first(self.c, {"code": code})
         if row is None:
             return None
         return rows.institution(row), row.credential_id, row.secret_enc
@@ -91,11 +91,11 @@ class Repository(PageQueries):
 
     # -- persons -----------------------------------------------------------------------------
     def insurance(self, psn_no: str, insutype: str) -> Insurance | None:
-        row = self.c.execute(st.INSURANCE, {"b_psn_no": psn_no, "b_insutype": insutype}).first()
+        row = st.INSURANCE.first(self.c, {"b_psn_no": psn_no, "b_insutype": insutype})
         return rows.insurance(row) if row else None
 
     def insurances_of(self, psn_no: str) -> list[Insurance]:
-        return [rows.insurance(r) for r in self.c.execute(st.INSURANCES_OF, {"b_psn_no": psn_no})]
+        return [rows.insurance(r) for r in st.INSURANCES_OF.all(self.c, {"b_psn_no": psn_no})]
 
     def psn_nos_by_certno(self, certno: str) -> list[str]:
         result = self.c.execute(
@@ -119,7 +119,8 @@ class Repository(PageQueries):
             self.c.execute(st.LOCK_PERSON, {"b_psn_no": psn_no, "b_insutype": insutype})
 
     def account_balance(self, psn_no: str) -> Decimal:
-        balance = self.c.execute(st.ACCOUNT_BALANCE, {"b_psn_no": psn_no}).scalar()
+        found = st.ACCOUNT_BALANCE.first(self.c, {"b_psn_no": psn_no})
+        balance = found.balance if found is not None else None
         return balance if balance is not None else ZERO
 
     def open_account(self, psn_no: str, balance: Decimal, now: datetime) -> None:
@@ -153,15 +154,15 @@ class Repository(PageQueries):
         )
 
     def filings_of(self, psn_no: str, insutype: str) -> list[Filing]:
-        result = self.c.execute(st.FILINGS_OF, {"b_psn_no": psn_no, "b_insutype": insutype})
+        result = st.FILINGS_OF.all(self.c, {"b_psn_no": psn_no, "b_insutype": insutype})
         return [rows.filing(r) for r in result]
 
     def certifications_of(self, psn_no: str, insutype: str | None = None) -> list[Certification]:
         if insutype is None:
-            result = self.c.execute(st.CERTIFICATIONS_OF, {"b_psn_no": psn_no})
+            result = st.CERTIFICATIONS_OF.all(self.c, {"b_psn_no": psn_no})
         else:
-            result = self.c.execute(
-                st.CERTIFICATIONS_OF_TYPE, {"b_psn_no": psn_no, "b_insutype": insutype}
+            result = st.CERTIFICATIONS_OF_TYPE.all(
+                self.c, {"b_psn_no": psn_no, "b_insutype": insutype}
             )
         return [rows.certification(r) for r in result]
 
@@ -190,7 +191,7 @@ class Repository(PageQueries):
 
     # -- policy and catalogue ------------------------------------------------------------------
     def policies_for(self, admdvs: str) -> list[PolicyVersion]:
-        result = self.c.execute(st.POLICIES_FOR, {"b_admdvs": admdvs})
+        result = st.POLICIES_FOR.all(self.c, {"b_admdvs": admdvs})
         return [rows.policy_from_document(r.document) for r in result]
 
     def catalogue_entries(
@@ -215,9 +216,7 @@ class Repository(PageQueries):
         )
 
     def visit(self, mdtrt_id: str, fixmedins_code: str):
-        return self.c.execute(
-            st.VISIT, {"b_mdtrt_id": mdtrt_id, "b_code": fixmedins_code}
-        ).first()
+        return st.VISIT.first(self.c, {"b_mdtrt_id": mdtrt_id, "b_code": fixmedins_code})
 
     def add_visit(self, values: dict) -> None:
         self.c.execute(st.INSERT_VISIT, values)
@@ -227,7 +226,7 @@ class Repository(PageQueries):
 
     def lines_of(self, mdtrt_id: str, *, unsettled_only: bool = False):
         statement = st.UNSETTLED_LINES_OF if unsettled_only else st.LINES_OF
-        return list(self.c.execute(statement, {"b_mdtrt_id": mdtrt_id}))
+        return statement.all(self.c, {"b_mdtrt_id": mdtrt_id})
 
     def add_lines(self, values: list[dict]) -> None:
         if values:
@@ -302,10 +301,10 @@ class Repository(PageQueries):
         self.c.execute(st.INSERT_SETTLEMENT, values)
 
     def totals(self, psn_no: str, insutype: str, year: int, scope: str) -> Totals:
-        row = self.c.execute(
-            st.TOTALS,
+        row = st.TOTALS.first(
+            self.c,
             {"b_psn_no": psn_no, "b_insutype": insutype, "b_year": year, "b_scope": scope},
-        ).first()
+        )
         if row is None:
             return Totals()
         return Totals(row.dedc_paid, row.payable_base, row.fund_paid)
@@ -332,7 +331,7 @@ class Repository(PageQueries):
 
     # -- stored answers (idempotency) ---------------------------------------------------------------
     def message(self, fixmedins_code: str, msgid: str):
-        return self.c.execute(st.MESSAGE, {"b_code": fixmedins_code, "b_msgid": msgid}).first()
+        return st.MESSAGE.first(self.c, {"b_code": fixmedins_code, "b_msgid": msgid})
 
     def relax_commit(self) -> None:
         """PostgreSQL: this transaction's commit need not wait for its WAL flush (it wrote only

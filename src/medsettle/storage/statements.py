@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .fastread import FastRead
 from .schema import (
     accounts,
     catalogue,
@@ -36,7 +37,7 @@ _live = (
     .where(credentials.c.revoked_at.is_(None))
     .subquery()
 )
-CALLER = (
+CALLER = FastRead(
     select(institutions, _live.c.id.label("credential_id"), _live.c.secret_enc)
     .select_from(
         institutions.outerjoin(_live, _live.c.fixmedins_code == institutions.c.fixmedins_code)
@@ -63,16 +64,20 @@ SPEND_NONCE = {"sqlite": _spend_nonce(sqlite_insert), "postgresql": _spend_nonce
 INSERT_SIGN_IN = insert(sign_ins)
 
 # -- stored answers --------------------------------------------------------------------------
-MESSAGE = select(messages).where(
-    messages.c.fixmedins_code == bindparam("b_code"), messages.c.msgid == bindparam("b_msgid")
+MESSAGE = FastRead(
+    select(messages).where(
+        messages.c.fixmedins_code == bindparam("b_code"), messages.c.msgid == bindparam("b_msgid")
+    )
 )
 INSERT_MESSAGE = insert(messages)
 
 # -- persons, filings, certifications, policies ------------------------------------------------
-INSURANCE = select(persons).where(
-    persons.c.psn_no == bindparam("b_psn_no"), persons.c.insutype == bindparam("b_insutype")
+INSURANCE = FastRead(
+    select(persons).where(
+        persons.c.psn_no == bindparam("b_psn_no"), persons.c.insutype == bindparam("b_insutype")
+    )
 )
-INSURANCES_OF = (
+INSURANCES_OF = FastRead(
     select(persons).where(persons.c.psn_no == bindparam("b_psn_no")).order_by(persons.c.insutype)
 )
 LOCK_PERSON = (
@@ -80,15 +85,17 @@ LOCK_PERSON = (
     .where(persons.c.psn_no == bindparam("b_psn_no"), persons.c.insutype == bindparam("b_insutype"))
     .with_for_update()
 )
-FILINGS_OF = select(filings).where(
-    filings.c.psn_no == bindparam("b_psn_no"), filings.c.insutype == bindparam("b_insutype")
+FILINGS_OF = FastRead(
+    select(filings).where(
+        filings.c.psn_no == bindparam("b_psn_no"), filings.c.insutype == bindparam("b_insutype")
+    )
 )
-CERTIFICATIONS_OF = (
+CERTIFICATIONS_OF = FastRead(
     select(certifications)
     .where(certifications.c.psn_no == bindparam("b_psn_no"))
     .order_by(certifications.c.begndate)
 )
-CERTIFICATIONS_OF_TYPE = (
+CERTIFICATIONS_OF_TYPE = FastRead(
     select(certifications)
     .where(
         certifications.c.psn_no == bindparam("b_psn_no"),
@@ -96,7 +103,7 @@ CERTIFICATIONS_OF_TYPE = (
     )
     .order_by(certifications.c.begndate)
 )
-POLICIES_FOR = (
+POLICIES_FOR = FastRead(
     select(policy_versions.c.document)
     .where(policy_versions.c.admdvs == bindparam("b_admdvs"))
     .order_by(policy_versions.c.effective_from)
@@ -105,21 +112,25 @@ CATALOGUE_ENTRIES = select(catalogue).where(
     catalogue.c.med_list_codg.in_(bindparam("b_codes", expanding=True)),
     catalogue.c.admdvs.in_(bindparam("b_levels", expanding=True)),
 )
-ACCOUNT_BALANCE = select(accounts.c.balance).where(accounts.c.psn_no == bindparam("b_psn_no"))
+ACCOUNT_BALANCE = FastRead(
+    select(accounts.c.balance).where(accounts.c.psn_no == bindparam("b_psn_no"))
+)
 
 # -- visits and fee lines ----------------------------------------------------------------------
-VISIT = select(visits).where(
-    visits.c.mdtrt_id == bindparam("b_mdtrt_id"),
-    visits.c.fixmedins_code == bindparam("b_code"),
+VISIT = FastRead(
+    select(visits).where(
+        visits.c.mdtrt_id == bindparam("b_mdtrt_id"),
+        visits.c.fixmedins_code == bindparam("b_code"),
+    )
 )
 INSERT_VISIT = insert(visits)
 SET_VISIT = update(visits).where(visits.c.mdtrt_id == bindparam("b_mdtrt_id"))
-LINES_OF = (
+LINES_OF = FastRead(
     select(fee_lines)
     .where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"))
     .order_by(fee_lines.c.feedetl_sn)
 )
-UNSETTLED_LINES_OF = (
+UNSETTLED_LINES_OF = FastRead(
     select(fee_lines)
     .where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"), fee_lines.c.setl_id.is_(None))
     .order_by(fee_lines.c.feedetl_sn)
@@ -136,11 +147,13 @@ MARK_LINES = (
 
 # -- the ledger and running totals ---------------------------------------------------------------
 INSERT_SETTLEMENT = insert(settlements)
-TOTALS = select(cum_totals).where(
-    cum_totals.c.psn_no == bindparam("b_psn_no"),
-    cum_totals.c.insutype == bindparam("b_insutype"),
-    cum_totals.c.year == bindparam("b_year"),
-    cum_totals.c.scope == bindparam("b_scope"),
+TOTALS = FastRead(
+    select(cum_totals).where(
+        cum_totals.c.psn_no == bindparam("b_psn_no"),
+        cum_totals.c.insutype == bindparam("b_insutype"),
+        cum_totals.c.year == bindparam("b_year"),
+        cum_totals.c.scope == bindparam("b_scope"),
+    )
 )
 
 

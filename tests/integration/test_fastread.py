@@ -1,0 +1,49 @@
+"""The settlement path's reads sent straight to SQLite's driver (storage/fastread.py) give the
+same rows as SQLAlchemy gives for the same statement: the same values of the same types —
+scaled decimals with their exponents, dates, datetimes, booleans, NULLs."""
+
+from __future__ import annotations
+
+from scenarios import EXAMPLE1_LINES, RESIDENT, RETIREE, SHANGHAI_HOSPITAL, settle, visit_with_lines
+
+from medsettle.storage import statements as st
+from medsettle.storage.fastread import FastRead
+
+
+def typed(rows) -> list[tuple]:
+    return [tuple((type(v).__name__, repr(v)) for v in row) for row in rows]
+
+
+def test_fast_reads_equal_sqlalchemys_rows(platform):
+    his = platform.his(SHANGHAI_HOSPITAL)
+    mdtrt_id = visit_with_lines(his, RESIDENT, "390", EXAMPLE1_LINES)
+    settle(his, mdtrt_id, RESIDENT, "390", "3510.00")
+    cases = {
+        "CALLER": {"code": SHANGHAI_HOSPITAL},
+        "INSURANCE": {"b_psn_no": RESIDENT, "b_insutype": "390"},
+        "INSURANCES_OF": {"b_psn_no": RETIREE},
+        "FILINGS_OF": {"b_psn_no": RESIDENT, "b_insutype": "390"},
+        "CERTIFICATIONS_OF": {"b_psn_no": RESIDENT},
+        "CERTIFICATIONS_OF_TYPE": {"b_psn_no": RESIDENT, "b_insutype": "390"},
+        "POLICIES_FOR": {"b_admdvs": "653200"},
+        "ACCOUNT_BALANCE": {"b_psn_no": RETIREE},
+        "VISIT": {"b_mdtrt_id": mdtrt_id, "b_code": SHANGHAI_HOSPITAL},
+        "LINES_OF": {"b_mdtrt_id": mdtrt_id},
+        "UNSETTLED_LINES_OF": {"b_mdtrt_id": mdtrt_id},
+        "TOTALS": {"b_psn_no": RESIDENT, "b_insutype": "390", "b_year": 2026, "b_scope": "opsp"},
+    }
+    fast = {name for name in dir(st) if isinstance(getattr(st, name), FastRead)}
+    missing = fast - set(cases) - {"MESSAGE"}
+    assert not missing, f"a fast read without a case here: {missing}"
+    with platform.engine.connect() as c:
+        msgid = c.exec_driver_sql("SELECT msgid FROM messages LIMIT 1").scalar()
+        cases["MESSAGE"] = {"b_code": SHANGHAI_HOSPITAL, "b_msgid": msgid}
+        nonempty = 0
+        for name, params in cases.items():
+            read: FastRead = getattr(st, name)
+            expected = list(c.execute(read.statement, params))
+            got = read.all(c, params)
+            assert typed(got) == typed(expected), name
+            assert [r._fields for r in got[:1]] == [tuple(r._fields) for r in expected[:1]], name
+            nonempty += bool(expected)
+        assert nonempty >= len(cases) - 1  # UNSETTLED_LINES_OF is empty after the settlement
