@@ -47,3 +47,37 @@ def test_fast_reads_equal_sqlalchemys_rows(platform):
             assert [r._fields for r in got[:1]] == [tuple(r._fields) for r in expected[:1]], name
             nonempty += bool(expected)
         assert nonempty >= len(cases) - 1  # UNSETTLED_LINES_OF is empty after the settlement
+
+
+def test_fast_writes_store_what_sqlalchemy_stores(platform):
+    """Each table the settlement path writes: an existing row copied twice under new keys, once
+    through the driver and once through SQLAlchemy, reads back the same."""
+    from sqlalchemy import insert, select
+
+    from medsettle.storage.fastread import FastWrite
+    from medsettle.storage.schema import fee_lines, messages, settlements, visits
+
+    his = platform.his(SHANGHAI_HOSPITAL)
+    mdtrt_id = visit_with_lines(his, RESIDENT, "390", EXAMPLE1_LINES)
+    settle(his, mdtrt_id, RESIDENT, "390", "3510.00")
+    keys = {
+        fee_lines: ("feedetl_sn",),
+        settlements: ("setl_id",),
+        visits: ("mdtrt_id",),
+        messages: ("msgid",),
+    }
+    with platform.engine.begin() as c:
+        for table, key in keys.items():
+            original = dict(c.execute(select(table).limit(1)).first()._mapping)
+            fast, slow = dict(original), dict(original)
+            for k in key:
+                fast[k], slow[k] = f"F{original[k]}"[:30], f"S{original[k]}"[:30]
+            if table is settlements:
+                fast["init_setl_id"] = slow["init_setl_id"] = None
+            FastWrite(insert(table)).run(c, fast)
+            c.execute(insert(table), slow)
+            back = {
+                r._mapping[key[0]][0]: typed([tuple(v for n, v in r._mapping.items() if n not in key)])
+                for r in c.execute(select(table).where(table.c[key[0]].in_([fast[key[0]], slow[key[0]]])))
+            }
+            assert back["F"] == back["S"], table.name

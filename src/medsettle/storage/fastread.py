@@ -67,3 +67,57 @@ class FastRead:
     def first(self, connection: Connection, params: dict[str, Any]):
         found = self.all(connection, params)
         return found[0] if found else None
+
+
+class FastWrite:
+    """An INSERT/UPDATE of the settlement path sent straight to SQLite's driver, compiled once
+    per set of parameter names with the columns' bind processors; columns left out take their
+    scalar Python defaults, as SQLAlchemy would give them. ``RETURNING`` rows come back as
+    tuples. On PostgreSQL it runs through SQLAlchemy."""
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._plans: dict[tuple, Any] = {}
+
+    def _plan(self, dialect, keys: tuple[str, ...]):
+        plan = self._plans.get(keys)
+        if plan is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
+            names = list(compiled.positiontup or ())
+            binds, fixed = [], {}
+            for name in names:
+                bind = compiled.binds[name]
+                binds.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
+                if name not in keys:
+                    fixed[name] = self._default(name, bind)
+            plan = (compiled.string, names, binds, fixed)
+            self._plans[keys] = plan
+        return plan
+
+    def _default(self, name: str, bind):
+        table = getattr(self.statement, "table", None)
+        column = table.c.get(name) if table is not None else None
+        if column is not None and column.default is not None and column.default.is_scalar:
+            return column.default.arg
+        if bind.value is not None and not bind.required:
+            return bind.value
+        raise KeyError(f"{name}: no value and no scalar default")
+
+    def run(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]):
+        if connection.dialect.name != "sqlite":
+            return connection.execute(self.statement, params)
+        many = isinstance(params, list)
+        first = params[0] if many else params
+        sql, names, binds, fixed = self._plan(connection.dialect, tuple(sorted(first)))
+
+        def values(given: dict[str, Any]) -> list:
+            out = []
+            for name, bind in zip(names, binds, strict=True):
+                value = given[name] if name in given else fixed[name]
+                out.append(bind(value) if bind is not None and value is not None else value)
+            return out
+
+        driver = connection.connection.driver_connection
+        if many:
+            return driver.executemany(sql, [values(p) for p in params])
+        return driver.execute(sql, values(params))

@@ -84,10 +84,10 @@ class Repository(PageQueries):
         if _last_prune < horizon - 60:
             self.c.execute(delete(nonces).where(nonces.c.ts < horizon))
             _last_prune = horizon
-        done = self.c.execute(
-            st.SPEND_NONCE[self.c.dialect.name], {"fixmedins_code": code, "nonce": nonce, "ts": ts, "horizon": horizon}
+        done = st.SPEND_NONCE[self.c.dialect.name].run(
+            self.c, {"fixmedins_code": code, "nonce": nonce, "ts": ts, "horizon": horizon}
         )
-        return done.first() is not None
+        return done.fetchone() is not None
 
     # -- persons -----------------------------------------------------------------------------
     def insurance(self, psn_no: str, insutype: str) -> Insurance | None:
@@ -210,8 +210,8 @@ class Repository(PageQueries):
 
     # -- sign-in, visits, lines ------------------------------------------------------------------
     def add_sign_in(self, sign_no: str, code: str, opter_no: str, now: datetime) -> None:
-        self.c.execute(
-            st.INSERT_SIGN_IN,
+        st.INSERT_SIGN_IN.run(
+            self.c,
             {"sign_no": sign_no, "fixmedins_code": code, "opter_no": opter_no, "sign_time": now},
         )
 
@@ -219,10 +219,10 @@ class Repository(PageQueries):
         return st.VISIT.first(self.c, {"b_mdtrt_id": mdtrt_id, "b_code": fixmedins_code})
 
     def add_visit(self, values: dict) -> None:
-        self.c.execute(st.INSERT_VISIT, values)
+        st.INSERT_VISIT.run(self.c, values)
 
     def set_visit(self, mdtrt_id: str, **values) -> None:
-        self.c.execute(st.SET_VISIT, {**values, "b_mdtrt_id": mdtrt_id})
+        st.SET_VISIT.run(self.c, {**values, "b_mdtrt_id": mdtrt_id})
 
     def lines_of(self, mdtrt_id: str, *, unsettled_only: bool = False):
         statement = st.UNSETTLED_LINES_OF if unsettled_only else st.LINES_OF
@@ -230,7 +230,7 @@ class Repository(PageQueries):
 
     def add_lines(self, values: list[dict]) -> None:
         if values:
-            self.c.execute(st.INSERT_LINES, values)
+            st.INSERT_LINES.run(self.c, values)
 
     def delete_unsettled_lines(self, mdtrt_id: str, chrg_bchno: str | None = None, sns=None) -> int:
         condition = and_(fee_lines.c.mdtrt_id == mdtrt_id, fee_lines.c.setl_id.is_(None))
@@ -298,7 +298,7 @@ class Repository(PageQueries):
         return {r.init_setl_id for r in result}
 
     def append_settlement(self, values: dict) -> None:
-        self.c.execute(st.INSERT_SETTLEMENT, values)
+        st.INSERT_SETTLEMENT.run(self.c, values)
 
     def totals(self, psn_no: str, insutype: str, year: int, scope: str) -> Totals:
         row = st.TOTALS.first(
@@ -316,8 +316,8 @@ class Repository(PageQueries):
         return list(self.c.execute(query.order_by(cum_totals.c.insutype, cum_totals.c.scope)))
 
     def add_totals(self, psn_no: str, insutype: str, year: int, scope: str, delta: Totals) -> None:
-        self.c.execute(
-            st.ADD_TOTALS[self.c.dialect.name],
+        st.ADD_TOTALS[self.c.dialect.name].run(
+            self.c,
             {
                 "psn_no": psn_no,
                 "insutype": insutype,
@@ -340,7 +340,7 @@ class Repository(PageQueries):
             self.c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
     def store_message(self, values: dict) -> None:
-        self.c.execute(st.INSERT_MESSAGE, values)
+        st.INSERT_MESSAGE.run(self.c, values)
 
     def void_message(self, fixmedins_code: str, msgid: str, by: str) -> None:
         self.c.execute(

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .fastread import FastRead
+from .fastread import FastRead, FastWrite
 from .schema import (
     accounts,
     catalogue,
@@ -59,9 +59,12 @@ def _spend_nonce(insert_of):
     ).returning(nonces.c.ts)  # a row when inserted or renewed, none when refused
 
 
-SPEND_NONCE = {"sqlite": _spend_nonce(sqlite_insert), "postgresql": _spend_nonce(pg_insert)}
+SPEND_NONCE = {
+    "sqlite": FastWrite(_spend_nonce(sqlite_insert)),
+    "postgresql": FastWrite(_spend_nonce(pg_insert)),
+}
 
-INSERT_SIGN_IN = insert(sign_ins)
+INSERT_SIGN_IN = FastWrite(insert(sign_ins))
 
 # -- stored answers --------------------------------------------------------------------------
 MESSAGE = FastRead(
@@ -69,7 +72,7 @@ MESSAGE = FastRead(
         messages.c.fixmedins_code == bindparam("b_code"), messages.c.msgid == bindparam("b_msgid")
     )
 )
-INSERT_MESSAGE = insert(messages)
+INSERT_MESSAGE = FastWrite(insert(messages))
 
 # -- persons, filings, certifications, policies ------------------------------------------------
 INSURANCE = FastRead(
@@ -123,8 +126,8 @@ VISIT = FastRead(
         visits.c.fixmedins_code == bindparam("b_code"),
     )
 )
-INSERT_VISIT = insert(visits)
-SET_VISIT = update(visits).where(visits.c.mdtrt_id == bindparam("b_mdtrt_id"))
+INSERT_VISIT = FastWrite(insert(visits))
+SET_VISIT = FastWrite(update(visits).where(visits.c.mdtrt_id == bindparam("b_mdtrt_id")))
 LINES_OF = FastRead(
     select(fee_lines)
     .where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"))
@@ -135,7 +138,7 @@ UNSETTLED_LINES_OF = FastRead(
     .where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"), fee_lines.c.setl_id.is_(None))
     .order_by(fee_lines.c.feedetl_sn)
 )
-INSERT_LINES = insert(fee_lines)
+INSERT_LINES = FastWrite(insert(fee_lines))
 MARK_LINES = (
     update(fee_lines)
     .where(
@@ -146,7 +149,7 @@ MARK_LINES = (
 )
 
 # -- the ledger and running totals ---------------------------------------------------------------
-INSERT_SETTLEMENT = insert(settlements)
+INSERT_SETTLEMENT = FastWrite(insert(settlements))
 TOTALS = FastRead(
     select(cum_totals).where(
         cum_totals.c.psn_no == bindparam("b_psn_no"),
@@ -175,4 +178,7 @@ def _add_totals(insert_of):
     )
 
 
-ADD_TOTALS = {"sqlite": _add_totals(sqlite_insert), "postgresql": _add_totals(pg_insert)}
+ADD_TOTALS = {
+    "sqlite": FastWrite(_add_totals(sqlite_insert)),
+    "postgresql": FastWrite(_add_totals(pg_insert)),
+}
