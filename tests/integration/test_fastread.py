@@ -1,4 +1,4 @@
-"""The settlement path's reads sent straight to SQLite's driver (storage/fastread.py) give the
+"""The settlement path's statements sent straight to the driver (storage/fastread.py) give the
 same rows as SQLAlchemy gives for the same statement: the same values of the same types —
 scaled decimals with their exponents, dates, datetimes, booleans, NULLs."""
 

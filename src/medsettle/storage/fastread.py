@@ -1,12 +1,14 @@
-"""Reads of the settlement path sent straight to SQLite's driver.
+"""The settlement path's statements sent straight to the database driver.
 
-SQLAlchemy Core costs 60–110 µs a query on top of SQLite's own 8–15 µs (execution context,
-result set-up, row objects); the settlement path reads 6–12 times a message inside the single
-writer, so that overhead was most of the writer's time. A ``FastRead`` compiles its statement
-once per dialect with SQLAlchemy — the same SQL, the same type conversions (the columns' own
-bind and result processors: scaled decimals, dates, booleans) — and then runs it on the
-driver's cursor and builds plain named tuples. On PostgreSQL it runs through SQLAlchemy as
-before (psycopg's prepared statements already carry the cost there).
+SQLAlchemy Core costs 60–110 µs a statement on top of SQLite's own 8–15 µs (execution context,
+parameter and result set-up, row objects); a message runs 8–17 of them, and on SQLite inside
+the single writer, so that overhead was most of the writer's time. A ``FastRead`` or
+``FastWrite`` has SQLAlchemy compile its statement once per dialect (and, for a write, per set
+of parameter names) — the same SQL, the same conversions: the columns' own bind and result
+processors (scaled decimals, dates, booleans) and their scalar defaults — and then runs it on
+the driver's cursor, in the connection's transaction. Rows come back as named tuples (reads)
+or the driver's tuples (``RETURNING``). ``tests/integration/test_fastread.py`` holds both
+paths equal, value for value and type for type.
 """
 
 from __future__ import annotations
@@ -15,47 +17,80 @@ from collections import namedtuple
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import Select
+
+
+class _Compiled:
+    """One statement compiled for one dialect: its SQL and, per parameter, its name, the bind
+    processor, and the value it takes when the caller gives none."""
+
+    def __init__(self, statement, dialect, keys: tuple[str, ...] | None):
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        self.sql = compiled.string
+        self.positional = bool(compiled.positiontup)
+        names = (
+            list(compiled.positiontup) if self.positional else list(compiled.bind_names.values())
+        )
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        self.params = []
+        for name in dict.fromkeys(names):  # a named parameter may stand twice
+            bind = by_name[name]
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            self.params.append((name, process, _fallback(statement, name, bind, keys)))
+        if self.positional:
+            self.order = names
+
+    def values(self, given: dict[str, Any]):
+        out = {}
+        for name, process, fallback in self.params:
+            if name in given:
+                value = given[name]
+            elif fallback is _MISSING:
+                raise KeyError(f"{name}: no value given and no default")
+            else:
+                value = fallback
+            out[name] = process(value) if process is not None and value is not None else value
+        return [out[name] for name in self.order] if self.positional else out
+
+
+_MISSING = object()
+
+
+def _fallback(statement, name: str, bind, keys) -> Any:
+    if keys is not None and name not in keys:
+        table = getattr(statement, "table", None)
+        column = table.c.get(name) if table is not None else None
+        if column is not None and column.default is not None and column.default.is_scalar:
+            return column.default.arg
+    if bind.value is not None and not bind.required:
+        return bind.value  # a literal the statement carries (LIMIT 1)
+    return _MISSING
 
 
 class FastRead:
-    def __init__(self, statement: Select):
+    def __init__(self, statement):
         self.statement = statement
-        self._plans: dict[str, Any] = {}
+        self._plans: dict[str, tuple] = {}
 
-    def _plan(self, dialect):
+    def _plan(self, dialect) -> tuple:
         plan = self._plans.get(dialect.name)
         if plan is None:
-            compiled = self.statement.compile(dialect=dialect)
-            names = list(compiled.positiontup or ())
-            binds = [
-                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                for name in names
-            ]
             columns = list(self.statement.selected_columns)
             results = [
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in columns
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
             ]
-            row = namedtuple("Row", [column.key for column in columns])  # noqa: PYI024
-            fixed = {
-                name: compiled.binds[name].value
-                for name in names
-                if compiled.binds[name].value is not None and not compiled.binds[name].required
-            }
-            plan = (compiled.string, names, binds, results, row, fixed)
-            self._plans[dialect.name] = plan
+            row = namedtuple("Row", [c.key for c in columns])  # noqa: PYI024
+            plan = self._plans[dialect.name] = (
+                _Compiled(self.statement, dialect, None),
+                results,
+                row,
+            )
         return plan
 
     def all(self, connection: Connection, params: dict[str, Any]) -> list:
-        if connection.dialect.name != "sqlite":
-            return list(connection.execute(self.statement, params))
-        sql, names, binds, results, row, fixed = self._plan(connection.dialect)
-        values = []
-        for name, bind in zip(names, binds, strict=True):
-            value = params[name] if name in params else fixed[name]
-            values.append(bind(value) if bind is not None and value is not None else value)
-        cursor = connection.connection.driver_connection.execute(sql, values)
+        compiled, results, row = self._plan(connection.dialect)
+        cursor = connection.connection.driver_connection.execute(
+            compiled.sql, compiled.values(params)
+        )
         return [
             row._make(
                 value if convert is None else convert(value)
@@ -70,54 +105,25 @@ class FastRead:
 
 
 class FastWrite:
-    """An INSERT/UPDATE of the settlement path sent straight to SQLite's driver, compiled once
-    per set of parameter names with the columns' bind processors; columns left out take their
-    scalar Python defaults, as SQLAlchemy would give them. ``RETURNING`` rows come back as
-    tuples. On PostgreSQL it runs through SQLAlchemy."""
+    """An INSERT/UPDATE, compiled once per dialect and set of parameter names; columns left out
+    take their scalar Python defaults, as SQLAlchemy would give them. Answers the driver's
+    cursor (``fetchone()`` for ``RETURNING``)."""
 
     def __init__(self, statement):
         self.statement = statement
-        self._plans: dict[tuple, Any] = {}
-
-    def _plan(self, dialect, keys: tuple[str, ...]):
-        plan = self._plans.get(keys)
-        if plan is None:
-            compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
-            names = list(compiled.positiontup or ())
-            binds, fixed = [], {}
-            for name in names:
-                bind = compiled.binds[name]
-                binds.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
-                if name not in keys:
-                    fixed[name] = self._default(name, bind)
-            plan = (compiled.string, names, binds, fixed)
-            self._plans[keys] = plan
-        return plan
-
-    def _default(self, name: str, bind):
-        table = getattr(self.statement, "table", None)
-        column = table.c.get(name) if table is not None else None
-        if column is not None and column.default is not None and column.default.is_scalar:
-            return column.default.arg
-        if bind.value is not None and not bind.required:
-            return bind.value
-        raise KeyError(f"{name}: no value and no scalar default")
+        self._plans: dict[tuple, _Compiled] = {}
 
     def run(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]):
-        if connection.dialect.name != "sqlite":
-            return connection.execute(self.statement, params)
         many = isinstance(params, list)
         first = params[0] if many else params
-        sql, names, binds, fixed = self._plan(connection.dialect, tuple(sorted(first)))
-
-        def values(given: dict[str, Any]) -> list:
-            out = []
-            for name, bind in zip(names, binds, strict=True):
-                value = given[name] if name in given else fixed[name]
-                out.append(bind(value) if bind is not None and value is not None else value)
-            return out
-
+        keys = tuple(sorted(first))
+        plan_key = (connection.dialect.name, keys)
+        compiled = self._plans.get(plan_key)
+        if compiled is None:
+            compiled = self._plans[plan_key] = _Compiled(self.statement, connection.dialect, keys)
         driver = connection.connection.driver_connection
         if many:
-            return driver.executemany(sql, [values(p) for p in params])
-        return driver.execute(sql, values(params))
+            cursor = driver.cursor()
+            cursor.executemany(compiled.sql, [compiled.values(p) for p in params])
+            return cursor
+        return driver.execute(compiled.sql, compiled.values(params))
