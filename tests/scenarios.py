@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from his import His
 
+from medsettle.services.context import china_now
+
 SHANGHAI_HOSPITAL = "H31010400001"  # 复旦大学附属中山医院, 徐汇区 310104
 BEIJING_HOSPITAL = "H11010500001"  # 中国医学科学院肿瘤医院, 朝阳区 110105
 DISABLED_HOSPITAL = "H44010600002"
@@ -153,3 +155,16 @@ def settle(
     return his.ok(
         "2207", settle_input(mdtrt_id, psn_no, insutype, medfee, acct_used_flag), **kwargs
     )
+
+
+def statement_period(**totals) -> dict:
+    """3201/3202's period of today, for Shanghai's resident visits, with the given totals."""
+    today = china_now().date().isoformat()
+    return {
+        "insutype": "390",
+        "clr_type": "11",
+        "setl_optins": "310104",
+        "stmt_begndate": today,
+        "stmt_enddate": today,
+        **{k: str(v) for k, v in totals.items()},
+    }

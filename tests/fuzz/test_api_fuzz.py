@@ -24,7 +24,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from web.helpers import patient_login
+from web.helpers import CodeCatcher, patient_login
 
 from medsettle.interface.limits import MAX_PAGE_BODY
 from medsettle.web.common import COOKIE
@@ -37,19 +37,6 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
-
-
-class CodeCatcher(logging.Handler):
-    """The one-time login codes the demo server logs."""
-
-    def __init__(self):
-        super().__init__()
-        self.codes: list[str] = []
-
-    def emit(self, record):
-        found = re.search(r"(\d{6})$", record.getMessage())
-        if found:
-            self.codes.append(found.group(1))
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ from scenarios import (
     settle_input,
     visit_with_lines,
 )
+from scenarios import statement_period as period
 from sqlalchemy import select
 
 from medsettle.jsonio import loads
-from medsettle.services.context import china_now
 from medsettle.storage.database import UnitOfWork
 from medsettle.storage.schema import accounts, cum_totals, fee_lines, messages, settlements, visits
 
@@ -57,18 +57,6 @@ def state_of(engine, code: str) -> dict[str, list]:
             "totals": sorted(tuple(r) for r in c.execute(select(cum_totals))),
             "accounts": sorted(tuple(r) for r in c.execute(select(accounts))),
         }
-
-
-def period(**totals) -> dict:
-    today = china_now().date().isoformat()
-    return {
-        "insutype": "390",
-        "clr_type": "11",
-        "setl_optins": "310104",
-        "stmt_begndate": today,
-        "stmt_enddate": today,
-        **{k: str(v) for k, v in totals.items()},
-    }
 
 
 def test_a_hospital_cannot_see_or_change_another_hospitals_visits_settlements_or_messages(

@@ -6,9 +6,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from scenarios import EXAMPLE1_LINES, RESIDENT, SHANGHAI_HOSPITAL, settle, visit_with_lines
-
-from medsettle.services.context import china_now
+from scenarios import (
+    EXAMPLE1_LINES,
+    RESIDENT,
+    SHANGHAI_HOSPITAL,
+    settle,
+    visit_with_lines,
+)
+from scenarios import statement_period as period
 
 ONE_LINE = [("1", "DEMO-A01", "1000.00", "1", "1000.00")]
 
@@ -33,18 +38,6 @@ def ledger(platform):
         },
     )["setlinfo"]
     return his, settled, reversal
-
-
-def period(**totals) -> dict:
-    today = china_now().date().isoformat()
-    return {
-        "insutype": "390",
-        "clr_type": "11",
-        "setl_optins": "310104",
-        "stmt_begndate": today,
-        "stmt_enddate": today,
-        **{k: str(v) for k, v in totals.items()},
-    }
 
 
 def net_totals(settled) -> dict:

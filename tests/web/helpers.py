@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 RESIDENT_CERTNO = "653201196803120240"  # 65320000000000000001 阿依古丽·买买提, 390
@@ -33,3 +34,16 @@ def staff_login(http, username: str = "reviewer", password: str = "reviewer-demo
     )
     assert answer.status_code == 200 and "查询参保人员" in answer.text, answer.text
     return csrf_of(answer.text)
+
+
+class CodeCatcher(logging.Handler):
+    """Reads the one-time codes from the server's log, as a demo user would."""
+
+    def __init__(self):
+        super().__init__()
+        self.codes: list[str] = []
+
+    def emit(self, record):
+        found = re.search(r"(\d{6})$", record.getMessage())
+        if found:
+            self.codes.append(found.group(1))
