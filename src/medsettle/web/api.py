@@ -192,48 +192,32 @@ async def get_filing(filing_id: int, request: Request):
     return found
 
 
-@router.put("/filings/{filing_id}", summary="变更备案")
-async def change_filing(filing_id: int, body: FilingIn, request: Request):
+async def _write(request: Request, service, *args):
+    """A write as the signed-in actor: the service's answer, or its refusal as JSON."""
     actor = await _actor(request, write=True)
     if isinstance(actor, JSONResponse):
         return actor
     try:
-        return await call(
-            filing_service.change, engine_of(request), actor, filing_id, body.model_dump()
-        )
+        return await call(service, engine_of(request), actor, *args)
     except FilingRefused as e:
         return refused(e.problems)
+
+
+@router.put("/filings/{filing_id}", summary="变更备案")
+async def change_filing(filing_id: int, body: FilingIn, request: Request):
+    return await _write(request, filing_service.change, filing_id, body.model_dump())
 
 
 @router.post("/filings/{filing_id}/cancel", summary="取消备案")
 async def cancel_filing(filing_id: int, body: CancelIn, request: Request):
-    actor = await _actor(request, write=True)
-    if isinstance(actor, JSONResponse):
-        return actor
-    try:
-        return await call(
-            filing_service.cancel, engine_of(request), actor, filing_id, body.memo or ""
-        )
-    except FilingRefused as e:
-        return refused(e.problems)
+    return await _write(request, filing_service.cancel, filing_id, body.memo or "")
 
 
 @router.post("/filings/{filing_id}/review", summary="审核备案（审核员）")
 async def review_filing(filing_id: int, body: ReviewIn, request: Request):
-    actor = await _actor(request, write=True)
-    if isinstance(actor, JSONResponse):
-        return actor
-    try:
-        return await call(
-            filing_service.review,
-            engine_of(request),
-            actor,
-            filing_id,
-            body.decision == "approve",
-            body.memo or "",
-        )
-    except FilingRefused as e:
-        return refused(e.problems)
+    return await _write(
+        request, filing_service.review, filing_id, body.decision == "approve", body.memo or ""
+    )
 
 
 def install_validation_handler(app: FastAPI) -> None:
