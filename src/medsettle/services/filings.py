@@ -160,6 +160,13 @@ def _policy(repo: Repository, insuplc_admdvs: str, day: date):
     return version_in_force(repo.policies_for(insuplc_admdvs), day)
 
 
+def _lock_problems(repo: Repository, filing: Filing, day: date) -> list[tuple[str, str]]:
+    """Whether the filing may still be changed or cancelled, under its insured place's policy."""
+    insurance = repo.insurance(filing.psn_no, filing.insutype)
+    policy = _policy(repo, insurance.insuplc_admdvs, day) if insurance else None
+    return rules.change_problems(filing, policy, day)
+
+
 def views_of(repo: Repository, psn_no: str, today: date) -> list[dict[str, Any]]:
     found = []
     for row in repo.filing_rows_of(psn_no):
@@ -294,9 +301,7 @@ def change(
     with UnitOfWork(engine) as uow:
         repo = uow.repo
         previous = _owned(repo, actor, filing_id)
-        insurance = repo.insurance(previous.psn_no, previous.insutype)
-        policy = _policy(repo, insurance.insuplc_admdvs, now.date()) if insurance else None
-        locked = rules.change_problems(previous, policy, now.date())
+        locked = _lock_problems(repo, previous, now.date())
         if locked:
             raise FilingRefused(locked)
         if values["insutype"] != previous.insutype:
@@ -320,9 +325,7 @@ def cancel(
     with UnitOfWork(engine) as uow:
         repo = uow.repo
         found = _owned(repo, actor, filing_id)
-        insurance = repo.insurance(found.psn_no, found.insutype)
-        policy = _policy(repo, insurance.insuplc_admdvs, now.date()) if insurance else None
-        problems = rules.change_problems(found, policy, now.date())
+        problems = _lock_problems(repo, found, now.date())
         if problems:
             raise FilingRefused(problems)
         memo = (memo or "")[:200]
