@@ -271,7 +271,7 @@ def prepare(work: Path, url: str, people_count: int) -> tuple[dict, str, list[st
 def start_server(env: dict, work: Path, url: str, workers: int, profile: str | None = None):
     """``medsettle serve`` on a free port, ready: (process, base URL)."""
     port = free_port()
-    spy = ["py-spy", "record", "--format", "raw", "-o", profile, "--"] if profile else []
+    spy = ["py-spy", "record", "--rate", "400", "--format", "raw", "-o", profile, "--"] if profile else []
     server = subprocess.Popen(
         [*spy, sys.executable, "-m", "medsettle.cli", "serve", "--port", str(port), "--db", url,
          "--log-level", "warning", "--workers", str(workers)],

@@ -4,6 +4,7 @@ concurrent messages really share commits."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from medsettle.storage import committer
 from medsettle.storage.committer import CommitThenRaise, transact
-from medsettle.storage.database import UnitOfWork, make_engine
+from medsettle.storage.database import UnitOfWork, make_engine, sync_wal
 from medsettle.storage.migrate import upgrade
 from medsettle.storage.schema import nonces
 
@@ -42,7 +43,9 @@ def test_a_failing_message_fails_alone(engine):
         except RuntimeError as exc:
             results[name] = exc
 
-    threads = [threading.Thread(target=run, args=(f"ok-{i}", spend(f"nonce-ok-{i}"))) for i in range(8)]
+    threads = [
+        threading.Thread(target=run, args=(f"ok-{i}", spend(f"nonce-ok-{i}"))) for i in range(8)
+    ]
     threads.insert(4, threading.Thread(target=run, args=("bad", failing)))
     for t in threads:
         t.start()
@@ -66,8 +69,16 @@ def test_commit_then_raise_keeps_the_work_and_raises_its_error(engine):
     assert stored(engine) == {"kept-nonce"}
 
 
+def relaxed(nonce: str):
+    def work(repo):
+        repo.relax_commit()
+        return spend(nonce)(repo)
+
+    return work
+
+
 def test_relaxed_work_is_committed_too(engine):
-    assert transact(engine, spend("relaxed-nonce"), durable=False) == "relaxed-nonce"
+    assert transact(engine, relaxed("relaxed-nonce")) == "relaxed-nonce"
     assert stored(engine) == {"relaxed-nonce"}
 
 
@@ -108,3 +119,75 @@ def test_a_relaxed_sqlite_transaction_leaves_its_connection_durable_again(sqlite
     for _ in range(3):  # whichever pooled connection comes next
         with engine.connect() as c:
             assert c.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+def test_sqlite_a_batch_skips_the_fsync_only_when_every_call_in_it_is_relaxed(
+    sqlite_engine, monkeypatch
+):
+    """The writer commits with synchronous=NORMAL and then flushes the log itself — unless every
+    call of the batch was relaxed; one durable call among them keeps the whole batch durable."""
+    engine = sqlite_engine
+    synced: list[int] = []
+    real_sync = committer.sync_wal
+
+    def sync_and_count(e):
+        real_sync(e)
+        synced.append(committer._committers[e].batches)  # batches done before this one
+
+    monkeypatch.setattr(committer, "sync_wal", sync_and_count)
+
+    transact(engine, relaxed("alone-relaxed"))
+    assert synced == []
+    transact(engine, spend("alone-durable"))
+    assert synced == [1]  # the second batch
+
+    # hold the writer with one call while a relaxed and a durable call queue behind it
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(repo):
+        holding.set()
+        release.wait(10)
+        repo.relax_commit()
+        return spend("holder")(repo)
+
+    threads = [threading.Thread(target=transact, args=(engine, hold))]
+    threads[0].start()
+    holding.wait(10)
+    for work in (relaxed("mixed-relaxed"), spend("mixed-durable")):
+        threads.append(threading.Thread(target=transact, args=(engine, work)))
+        threads[-1].start()
+    writer = committer._committers[engine]
+    for _ in range(1000):
+        if writer.queue.qsize() == 2:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(timeout=30)
+    # the relaxed holder's batch: no flush; the mixed batch of the other two: one flush
+    assert synced == [1, 3]
+    assert writer.batches == 4
+    assert stored(engine) == {
+        "alone-relaxed",
+        "alone-durable",
+        "holder",
+        "mixed-relaxed",
+        "mixed-durable",
+    }
+    with engine.connect() as c:  # and the writer's connection is durable again
+        assert c.execute(text("PRAGMA synchronous")).scalar() == 2
+
+
+def test_sync_wal_flushes_the_log_of_a_relaxed_commit(sqlite_engine):
+    """sync_wal finds the log where SQLite keeps it and flushes it (a missing log is fine)."""
+    engine = sqlite_engine
+    with UnitOfWork(engine, relaxed=True) as uow:
+        assert uow.connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+        uow.repo.spend_nonce("H1", "relaxed-commit", 2_000_000_000, 0)
+        uow.commit()
+    wal = f"{engine.url.database}-wal"
+    assert os.path.getsize(wal) > 0
+    sync_wal(engine)  # raises if the log cannot be opened or flushed
+    engine.dispose()  # the last connection closes: SQLite checkpoints and removes the log
+    assert not os.path.exists(wal)
+    sync_wal(engine)

@@ -224,7 +224,6 @@ def handle(
             request.raw_input,
             request.transaction.handler,
             request.parsed,
-            key=(envelope["fixmedins_code"], msgid),
         )
         return 200, envelope_answer(None, "", output, msgid, received)
     except DomainError as refused:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from medsettle.domain.errors import DomainError, ErrCode, fail
 from medsettle.jsonio import canonical, dumps, loads
 from medsettle.storage.committer import CommitThenRaise, transact
-from medsettle.storage.database import Savepoint, UnitOfWork, is_sqlite, reading
+from medsettle.storage.database import Savepoint, UnitOfWork, is_sqlite
 from medsettle.storage.repository import Repository
 
 from . import settlement, visits
@@ -55,7 +55,6 @@ def run(
     handler: Handler | None,
     parsed: Any,
     refusal: DomainError | None = None,
-    key: tuple[str, str] | None = None,
 ) -> dict:
     """Answer one message in one transaction — one commit — with its admission.
 
@@ -67,8 +66,7 @@ def run(
     What writes only the spent nonce — a refusal, an answer replayed from storage — is committed
     without waiting for the disk: a power loss could forget the nonce, and the same signed
     request, if replayed within its 300 seconds, would again get only the refusal or the stored
-    answer. ``key`` (the envelope's ``fixmedins_code`` and ``msgid``) lets a replay be seen
-    before the transaction.
+    answer (``Repository.relax_commit``).
     """
     input_text = canonical(raw_input) if refusal is None else ""
     admitted: list[CallContext] = []
@@ -91,12 +89,9 @@ def run(
             repo.relax_commit()
         return output
 
-    # SQLite commits in batches and must know before the batch; PostgreSQL is told in the work
-    durable = refusal is None and not (key is not None and is_sqlite(engine) and _seen(engine, *key))
-
     for attempt in range(3):
         try:
-            return transact(engine, work, durable=durable)
+            return transact(engine, work)
         except DomainError as refused:
             if refused is refusal or refused.code == ErrCode.AUTH_FAILED:
                 raise
@@ -127,12 +122,6 @@ def parallel(engine: Engine) -> int:
     if given:
         return int(given)
     return 40 if is_sqlite(engine) else 2 * (os.cpu_count() or 1)
-
-
-def _seen(engine: Engine, fixmedins_code: str, msgid: str) -> bool:
-    """Whether this msgid has a stored answer (read beside the writer, not behind it)."""
-    with reading(engine) as c:
-        return Repository(c).message(fixmedins_code, msgid) is not None
 
 
 def _answer(

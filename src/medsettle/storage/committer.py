@@ -9,6 +9,12 @@ that runs whatever has queued up as one transaction, each call inside its own sa
 commits them with a single fsync (group commit). A call that raises is rolled back to its
 savepoint and fails alone; a failed commit fails every call of the batch, none of which has been
 answered, so a client retrying the same msgid finds nothing done.
+
+The writer commits with ``synchronous=NORMAL`` and then, unless every call of the batch wrote
+only what a power loss may take back (``Repository.relax_commit``: a spent nonce, for a refusal
+or an answer replayed from storage), flushes the write-ahead log itself (``sync_wal``) before
+anyone is answered — what ``synchronous=FULL`` would do inside the commit, but after the call
+has said what it wrote, and after the other processes' writers have their turn back.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from .database import UnitOfWork, is_sqlite
+from .database import UnitOfWork, is_sqlite, sync_wal
 
 T = TypeVar("T")
 log = logging.getLogger("medsettle.storage")
@@ -42,15 +48,11 @@ class CommitThenRaise(Exception):  # noqa: N818 - an instruction, not an error
         self.error = error
 
 
-def transact(engine: Engine, work: Callable[[Any], T], *, durable: bool = True) -> T:
-    """Run ``work(repo)`` in one transaction; return its value once committed.
-
-    ``durable=False`` is for work that writes nothing a power loss may not take back (an answer
-    replayed from storage, a refusal: only the request's nonce is spent). On SQLite it is
-    committed without waiting for the fsync (``synchronous=NORMAL``, in a batch of its own); on
-    PostgreSQL the work itself may say so (``Repository.relax_commit``)."""
+def transact(engine: Engine, work: Callable[[Any], T]) -> T:
+    """Run ``work(repo)`` in one transaction; return its value once committed — on disk,
+    unless the work called ``repo.relax_commit()``."""
     if is_sqlite(engine):
-        return _submit(engine, work, durable)
+        return _submit(engine, work)
     with UnitOfWork(engine) as uow:
         try:
             value = work(uow.repo)
@@ -89,37 +91,41 @@ class GroupCommitter:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            for durable in (True, False):
-                group = [(work, future) for work, future, d in batch if d is durable]
-                if group:
-                    self._commit_safely(group, durable)
+            self._commit_safely(batch)
 
-    def _commit_safely(self, batch: list[tuple[Callable, Future]], durable: bool) -> None:
+    def _commit_safely(self, batch: list[tuple[Callable, Future]]) -> None:
         try:
-            self._commit(batch, durable)
+            self._commit(batch)
         except BaseException as exc:  # noqa: BLE001 - the writer thread must survive
             log.exception("group commit of %d calls failed", len(batch))
             for _work, future in batch:
                 if not future.done():
                     future.set_exception(exc)
 
-    def _commit(self, batch: list[tuple[Callable, Future]], durable: bool) -> None:
+    def _commit(self, batch: list[tuple[Callable, Future]]) -> None:
         outcomes: list[tuple[bool, Any]] = []
-        with self.turn, UnitOfWork(self.engine, relaxed=not durable) as uow:
+        durable = False
+        with self.turn, UnitOfWork(self.engine, relaxed=True) as uow:
+            repo = uow.repo
             for work, _future in batch:
                 savepoint = uow.savepoint()
+                repo.relaxed = False
                 try:
-                    value = work(uow.repo)
+                    value = work(repo)
                 except CommitThenRaise as keep:
                     savepoint.commit()
                     outcomes.append((False, keep.error))
+                    durable = durable or not repo.relaxed
                 except BaseException as exc:  # noqa: BLE001 - it fails alone
-                    savepoint.rollback()
+                    savepoint.rollback()  # and leaves nothing to keep
                     outcomes.append((False, exc))
                 else:
                     savepoint.commit()
                     outcomes.append((True, value))
+                    durable = durable or not repo.relaxed
             uow.commit()
+        if durable:
+            sync_wal(self.engine)
         self.batches += 1
         self.calls += len(batch)
         for (ok, value), (_work, future) in zip(outcomes, batch, strict=True):
@@ -159,11 +165,11 @@ _committers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
 
 
-def _submit(engine: Engine, work: Callable[[Any], T], durable: bool) -> T:
+def _submit(engine: Engine, work: Callable[[Any], T]) -> T:
     future: Future = Future()
     with _guard:  # a committer leaves the registry under this guard, only when idle
         committer = _committers.get(engine)
         if committer is None:
             committer = _committers[engine] = GroupCommitter(engine)
-        committer.queue.put((work, future, durable))
+        committer.queue.put((work, future))
     return future.result()

@@ -39,6 +39,8 @@ _last_prune = 0  # when this process last deleted expired nonces (the horizon th
 class Repository(PageQueries):
     def __init__(self, connection: Connection):
         self.c = connection
+        # set by ``relax_commit``; SQLite's group committer reads it per call of a batch
+        self.relaxed = False
 
     @property
     def is_postgres(self) -> bool:
@@ -334,8 +336,11 @@ class Repository(PageQueries):
         return st.MESSAGE.first(self.c, {"b_code": fixmedins_code, "b_msgid": msgid})
 
     def relax_commit(self) -> None:
-        """PostgreSQL: this transaction's commit need not wait for its WAL flush (it wrote only
-        a spent nonce); SQLite decides this per batch, see ``storage/committer.transact``."""
+        """This unit of work wrote only what a power loss may take back (a spent nonce), so its
+        commit need not wait for the disk. PostgreSQL: this transaction's commit does not wait
+        for its WAL flush. SQLite: a batch whose calls all said so commits without an fsync
+        (``storage/committer``)."""
+        self.relaxed = True
         if self.is_postgres:
             self.c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
