@@ -58,7 +58,37 @@ def check_tree(value: Any, path: str, depth: int = 0) -> None:
     """Refuse, naming the place, what no field check sees but storing the input would trip on:
     nesting deeper than MAX_DEPTH, lone UTF-16 surrogates (``"\\ud800"``) in keys or strings,
     and numbers too long or too large to write back (``1E+1000000``, 2**64), including in fields
-    the transaction ignores."""
+    the transaction ignores. A sound input is walked once without naming places (the common
+    case, on every message); only a faulty one is walked again to name the place."""
+    if depth == 0 and _sound(value, 0):
+        return
+    _check_tree(value, path, depth)
+
+
+def _sound(value: Any, depth: int) -> bool:
+    """``check_tree`` would find nothing (the same tests, without the paths)."""
+    if depth > MAX_DEPTH:
+        return False
+    cls = value.__class__
+    if cls is str:
+        return value.isascii() or _SURROGATE.search(value) is None
+    if cls is dict:
+        for key, item in value.items():
+            if not key.isascii() and _SURROGATE.search(key):
+                return False
+            if not _sound(item, depth + 1):
+                return False
+        return True
+    if cls is list:
+        return all(_sound(item, depth + 1) for item in value)
+    if cls is bool or value is None:
+        return True
+    if isinstance(value, (int, Decimal)):
+        return _writable(value)
+    return cls is float  # anything else (a subclass, say): let the walk decide
+
+
+def _check_tree(value: Any, path: str, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise fail(ErrCode.BAD_REQUEST, f"字段{_short(path)}嵌套过深（最多{MAX_DEPTH}层）")
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
@@ -73,10 +103,10 @@ def check_tree(value: Any, path: str, depth: int = 0) -> None:
         for key, item in value.items():
             if not key.isascii() and _SURROGATE.search(key):
                 raise fail(ErrCode.BAD_REQUEST, f"字段{_short(path)}含有无效的Unicode字段名")
-            check_tree(item, f"{path}.{key}", depth + 1)
+            _check_tree(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            check_tree(item, f"{path}[{index}]", depth + 1)
+            _check_tree(item, f"{path}[{index}]", depth + 1)
 
 
 def _writable(value: int | Decimal) -> bool:
