@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from .catalogue import LineSums
 from .codes import FUND_PAY_TYPE_NAMES, POOL_FUND_BY_INSUTYPE, FundPayType, Insutype
-from .money import FEN, ZERO, record, tidy
+from .money import FEN, ZERO, dict_setter, new, tidy
 from .policy import Rule
 
 _str = str.__str__
@@ -91,22 +91,30 @@ class Calculation:
     contributions: Mapping[str, Totals]
 
 
-# Records built per settlement use money.record (the whole __dict__ at once).
+# Records built per settlement are given their whole __dict__ at once (money.record, in place:
+# new instance, then its class's __dict__ setter).
 _D0 = Decimal(0)
 _POOL_FUND = {_str(t): f.value for t, f in POOL_FUND_BY_INSUTYPE.items()}
+_set_totals = dict_setter(Totals)
+_set_band = dict_setter(BandPart)
+_set_row = dict_setter(FundRow)
+_set_calculation = dict_setter(Calculation)
 
 
 def _totals(dedc_paid: Decimal, payable_base: Decimal, fund_paid: Decimal) -> Totals:
-    return record(
-        Totals, {"dedc_paid": dedc_paid, "payable_base": payable_base, "fund_paid": fund_paid}
+    totals = new(Totals)
+    _set_totals(
+        totals, {"dedc_paid": dedc_paid, "payable_base": payable_base, "fund_paid": fund_paid}
     )
+    return totals
 
 
 def _fund_row(
     fund_pay_type: str, inscp: Decimal, crt_payb_lmt_amt: Decimal, payamt: Decimal, info: str
 ) -> FundRow:
-    return record(
-        FundRow,
+    row = new(FundRow)
+    _set_row(
+        row,
         {
             "fund_pay_type": fund_pay_type,
             "inscp_scp_amt": inscp,
@@ -115,6 +123,7 @@ def _fund_row(
             "setl_proc_info": info,
         },
     )
+    return row
 
 
 def _pct(ratio: Decimal) -> str:
@@ -251,18 +260,18 @@ def calculate(
             last_ratio = effective
         else:
             part = ZERO
-        parts.append(
-            record(
-                BandPart,
-                {
-                    "lower": lower,
-                    "upper": upper,
-                    "ratio": band.ratio,
-                    "effective_ratio": effective,
-                    "part": part,
-                },
-            )
+        band_part = new(BandPart)
+        _set_band(
+            band_part,
+            {
+                "lower": lower,
+                "upper": upper,
+                "ratio": band.ratio,
+                "effective_ratio": effective,
+                "part": part,
+            },
         )
+        parts.append(band_part)
         pay = part * effective  # BandPart.exact_pay
         exact = exact + pay
         pay_text = _tidy_text(pay)
@@ -317,8 +326,9 @@ def calculate(
             rule.cap_scope: _totals(ZERO, ZERO + payable, ZERO + hifp_pay),
         }
 
-    return record(
-        Calculation,
+    calculation = new(Calculation)
+    _set_calculation(
+        calculation,
         {
             "sums": sums,
             "act_pay_dedc": act_pay_dedc,
@@ -339,6 +349,7 @@ def calculate(
             "contributions": contributions,
         },
     )
+    return calculation
 
 
 def negate_sums(sums: LineSums) -> LineSums:
