@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import lru_cache
+
+import orjson
 
 from medsettle.domain.catalogue import CatalogueEntry
 from medsettle.domain.codes import ChrgitmLv, FilingCategory, FilingStatus
@@ -97,21 +100,18 @@ def policy_from_document(document: str) -> PolicyVersion:
 
 
 def _dec(value) -> str:
-    return str(value)
+    if value.__class__ is Decimal:
+        return str(value)
+    raise TypeError(f"{type(value).__name__} in a calculation")
 
 
 def calculation_to_json(calc) -> str:
-    """The full calculation, kept beside the ledger row so a reversal can negate it exactly."""
-    from dataclasses import asdict
-
-    body = asdict(calc)
-    body["contributions"] = {scope: asdict(t) for scope, t in calc.contributions.items()}
-    return json.dumps(body, default=_dec, ensure_ascii=False)
+    """The full calculation, kept beside the ledger row so a reversal can negate it exactly:
+    its records as JSON objects field by field, every Decimal as its exact text."""
+    return orjson.dumps(calc, default=_dec).decode()
 
 
 def calculation_from_json(text: str):
-    from decimal import Decimal
-
     from medsettle.domain.catalogue import LineSums
     from medsettle.domain.settlement import BandPart, Calculation, FundRow, Totals
 
