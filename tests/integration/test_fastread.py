@@ -29,7 +29,8 @@ def test_fast_reads_equal_sqlalchemys_rows(platform):
         "ACCOUNT_BALANCE": {"b_psn_no": RETIREE},
         "VISIT": {"b_mdtrt_id": mdtrt_id, "b_code": SHANGHAI_HOSPITAL},
         "LINES_OF": {"b_mdtrt_id": mdtrt_id},
-        "UNSETTLED_LINES_OF": {"b_mdtrt_id": mdtrt_id},
+        "UNSETTLED_PARTS": {"b_mdtrt_id": mdtrt_id},
+        "LINE_SNS": {"b_mdtrt_id": mdtrt_id},
         "TOTALS": {"b_psn_no": RESIDENT, "b_insutype": "390", "b_year": 2026, "b_scope": "opsp"},
     }
     fast = {name for name in dir(st) if isinstance(getattr(st, name), FastRead)}
@@ -46,7 +47,7 @@ def test_fast_reads_equal_sqlalchemys_rows(platform):
             assert typed(got) == typed(expected), name
             assert [r._fields for r in got[:1]] == [tuple(r._fields) for r in expected[:1]], name
             nonempty += bool(expected)
-        assert nonempty >= len(cases) - 1  # UNSETTLED_LINES_OF is empty after the settlement
+        assert nonempty >= len(cases) - 1  # UNSETTLED_PARTS is empty after the settlement
 
 
 def test_fast_writes_store_what_sqlalchemy_stores(platform):
@@ -77,7 +78,39 @@ def test_fast_writes_store_what_sqlalchemy_stores(platform):
             FastWrite(insert(table)).run(c, fast)
             c.execute(insert(table), slow)
             back = {
-                r._mapping[key[0]][0]: typed([tuple(v for n, v in r._mapping.items() if n not in key)])
-                for r in c.execute(select(table).where(table.c[key[0]].in_([fast[key[0]], slow[key[0]]])))
+                r._mapping[key[0]][0]: typed(
+                    [tuple(v for n, v in r._mapping.items() if n not in key)]
+                )
+                for r in c.execute(
+                    select(table).where(table.c[key[0]].in_([fast[key[0]], slow[key[0]]]))
+                )
             }
             assert back["F"] == back["S"], table.name
+
+
+def test_catalogue_reads_of_any_shape_equal_sqlalchemys(platform):
+    """The catalogue look-up of a 2204 is one statement per shape (codes × levels), written out
+    as an expanding IN would be; it reads what SQLAlchemy's expanding IN reads."""
+    from sqlalchemy import bindparam, select
+
+    from medsettle.storage.repository import Repository
+    from medsettle.storage.schema import catalogue
+
+    expanding = select(catalogue).where(
+        catalogue.c.med_list_codg.in_(bindparam("codes", expanding=True)),
+        catalogue.c.admdvs.in_(bindparam("levels", expanding=True)),
+    )
+    with platform.engine.connect() as c:
+        known = [r[0] for r in c.exec_driver_sql("SELECT DISTINCT med_list_codg FROM catalogue")]
+        levels = [r[0] for r in c.exec_driver_sql("SELECT DISTINCT admdvs FROM catalogue")]
+        assert len(known) >= 3 and levels
+        for codes in (known[:1], known[:3], [*known[:2], "NOT-IN-CATALOGUE"]):
+            for level_set in (levels[:1], levels):
+                params = {f"c{i}": v for i, v in enumerate(codes)}
+                params.update({f"l{i}": v for i, v in enumerate(level_set)})
+                got = st.catalogue_entries(len(codes), len(level_set)).all(c, params)
+                expected = list(c.execute(expanding, {"codes": codes, "levels": level_set}))
+                assert sorted(typed(got)) == sorted(typed(expected))
+                entries = Repository(c).catalogue_entries(codes, level_set)
+                assert sorted(entries) == sorted(set(codes))
+                assert sum(len(v) for v in entries.values()) == len(expected)

@@ -42,7 +42,7 @@ def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any]):
         )
     day = visit.begntime.date()
     found = check_eligibility(repo, ctx, insurance, day, visit.dise_codg)
-    lines = repo.lines_of(visit.mdtrt_id, unsettled_only=True)
+    lines = repo.unsettled_parts(visit.mdtrt_id)
     if not lines:
         raise fail(ErrCode.NOTHING_TO_SETTLE, f"就诊mdtrt_id={visit.mdtrt_id}没有未结算的费用明细")
     sums = LineSums.of(lines)  # the stored lines carry the split's field names

@@ -152,7 +152,7 @@ def upload_fees(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dic
                 f"feedetail[{i}]的mdtrt_id/psn_no与第一条明细不一致：一次上传只能属于一次就诊",
             )
 
-    existing = {line.feedetl_sn for line in repo.lines_of(visit.mdtrt_id)}
+    existing = repo.line_sns(visit.mdtrt_id)
     seen: set[str] = set()
     dise_codg = visit.dise_codg
     for i, line in enumerate(details):

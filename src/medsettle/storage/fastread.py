@@ -79,25 +79,29 @@ class FastRead:
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
             ]
             row = namedtuple("Row", [c.key for c in columns])  # noqa: PYI024
+            converted = tuple((i, f) for i, f in enumerate(results) if f is not None)
             plan = self._plans[dialect.name] = (
                 _Compiled(self.statement, dialect, None),
-                results,
+                converted,
                 row,
             )
         return plan
 
     def all(self, connection: Connection, params: dict[str, Any]) -> list:
-        compiled, results, row = self._plan(connection.dialect)
+        compiled, converted, row = self._plan(connection.dialect)
         cursor = connection.connection.driver_connection.execute(
             compiled.sql, compiled.values(params)
         )
-        return [
-            row._make(
-                value if convert is None else convert(value)
-                for convert, value in zip(results, raw, strict=True)
-            )
-            for raw in cursor.fetchall()
-        ]
+        make = tuple.__new__  # what the named tuple's _make does, less its checks
+        if not converted:
+            return [make(row, raw) for raw in cursor.fetchall()]
+        found = []
+        for raw in cursor.fetchall():
+            values = list(raw)
+            for i, convert in converted:
+                values[i] = convert(values[i])
+            found.append(make(row, values))
+        return found
 
     def first(self, connection: Connection, params: dict[str, Any]):
         found = self.all(connection, params)

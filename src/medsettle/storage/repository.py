@@ -199,14 +199,14 @@ class Repository(PageQueries):
     def catalogue_entries(
         self, codes: Iterable[str], levels: Iterable[str]
     ) -> dict[str, list[CatalogueEntry]]:
-        codes = list(set(codes))
+        codes = sorted(set(codes))
+        levels = list(levels)
         found: dict[str, list[CatalogueEntry]] = {code: [] for code in codes}
-        if not codes:
+        if not codes or not levels:
             return found
-        result = self.c.execute(
-            st.CATALOGUE_ENTRIES, {"b_codes": codes, "b_levels": list(levels)}
-        )
-        for r in result:
+        params = {f"c{i}": code for i, code in enumerate(codes)}
+        params.update((f"l{i}", level) for i, level in enumerate(levels))
+        for r in st.catalogue_entries(len(codes), len(levels)).all(self.c, params):
             found[r.med_list_codg].append(rows.catalogue_entry(r))
         return found
 
@@ -226,9 +226,15 @@ class Repository(PageQueries):
     def set_visit(self, mdtrt_id: str, **values) -> None:
         st.SET_VISIT.run(self.c, {**values, "b_mdtrt_id": mdtrt_id})
 
-    def lines_of(self, mdtrt_id: str, *, unsettled_only: bool = False):
-        statement = st.UNSETTLED_LINES_OF if unsettled_only else st.LINES_OF
-        return statement.all(self.c, {"b_mdtrt_id": mdtrt_id})
+    def lines_of(self, mdtrt_id: str):
+        return st.LINES_OF.all(self.c, {"b_mdtrt_id": mdtrt_id})
+
+    def unsettled_parts(self, mdtrt_id: str):
+        """The unsettled lines' numbers and split parts (what LineSums.of adds up)."""
+        return st.UNSETTLED_PARTS.all(self.c, {"b_mdtrt_id": mdtrt_id})
+
+    def line_sns(self, mdtrt_id: str) -> set[str]:
+        return {row[0] for row in st.LINE_SNS.all(self.c, {"b_mdtrt_id": mdtrt_id})}
 
     def add_lines(self, values: list[dict]) -> None:
         if values:
@@ -243,9 +249,10 @@ class Repository(PageQueries):
         return self.c.execute(delete(fee_lines).where(condition)).rowcount
 
     def mark_lines(self, mdtrt_id: str, sns: list[str], setl_id: str | None) -> None:
-        self.c.execute(
-            st.MARK_LINES, {"b_mdtrt_id": mdtrt_id, "b_sns": list(sns), "b_setl_id": setl_id}
-        )
+        if sns:
+            st.MARK_LINE.run(
+                self.c, [{"b_mdtrt_id": mdtrt_id, "b_sn": sn, "b_setl_id": setl_id} for sn in sns]
+            )
 
     def release_lines(self, setl_id: str) -> None:
         self.c.execute(update(fee_lines).where(fee_lines.c.setl_id == setl_id).values(setl_id=None))

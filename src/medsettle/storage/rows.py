@@ -76,7 +76,10 @@ def certification(row) -> Certification:
     )
 
 
+@lru_cache(maxsize=8192)
 def catalogue_entry(row) -> CatalogueEntry:
+    """Cached by the row's content (a changed row is another key), so an entry read again is
+    the same immutable record."""
     codes = frozenset(c.strip() for c in row.lmt_dise_codes.split(";") if c.strip())
     return CatalogueEntry(
         admdvs=row.admdvs,

@@ -8,6 +8,8 @@ Statements used by pages, imports and reports stay inline in the repository: the
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -111,10 +113,20 @@ POLICIES_FOR = FastRead(
     .where(policy_versions.c.admdvs == bindparam("b_admdvs"))
     .order_by(policy_versions.c.effective_from)
 )
-CATALOGUE_ENTRIES = select(catalogue).where(
-    catalogue.c.med_list_codg.in_(bindparam("b_codes", expanding=True)),
-    catalogue.c.admdvs.in_(bindparam("b_levels", expanding=True)),
-)
+
+
+@lru_cache(maxsize=512)
+def catalogue_entries(codes: int, levels: int) -> FastRead:
+    """The catalogue rows of ``codes`` codes (parameters c0, c1, …) at ``levels`` division
+    levels (l0, …): one statement per shape, as an expanding IN would be written out."""
+    return FastRead(
+        select(catalogue).where(
+            catalogue.c.med_list_codg.in_([bindparam(f"c{i}") for i in range(codes)]),
+            catalogue.c.admdvs.in_([bindparam(f"l{i}") for i in range(levels)]),
+        )
+    )
+
+
 ACCOUNT_BALANCE = FastRead(
     select(accounts.c.balance).where(accounts.c.psn_no == bindparam("b_psn_no"))
 )
@@ -133,17 +145,28 @@ LINES_OF = FastRead(
     .where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"))
     .order_by(fee_lines.c.feedetl_sn)
 )
-UNSETTLED_LINES_OF = FastRead(
-    select(fee_lines)
+# what a settlement reads of its lines: the number and the split's parts (LineSums.of)
+UNSETTLED_PARTS = FastRead(
+    select(
+        fee_lines.c.feedetl_sn,
+        fee_lines.c.det_item_fee_sumamt,
+        fee_lines.c.fulamt_ownpay_amt,
+        fee_lines.c.overlmt_amt,
+        fee_lines.c.preselfpay_amt,
+        fee_lines.c.inscp_scp_amt,
+    )
     .where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"), fee_lines.c.setl_id.is_(None))
     .order_by(fee_lines.c.feedetl_sn)
 )
+LINE_SNS = FastRead(
+    select(fee_lines.c.feedetl_sn).where(fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"))
+)
 INSERT_LINES = FastWrite(insert(fee_lines))
-MARK_LINES = (
+MARK_LINE = FastWrite(  # run once per line, in one executemany
     update(fee_lines)
     .where(
         fee_lines.c.mdtrt_id == bindparam("b_mdtrt_id"),
-        fee_lines.c.feedetl_sn.in_(bindparam("b_sns", expanding=True)),
+        fee_lines.c.feedetl_sn == bindparam("b_sn"),
     )
     .values(setl_id=bindparam("b_setl_id"))
 )
