@@ -226,13 +226,27 @@ class LineSums:
 
     @classmethod
     def of(cls, lines: Iterable[LineSplit]) -> LineSums:
-        medfee = fulamt = overlmt = preselfpay = inscp = ZERO
+        """Each sum starts at ``ZERO`` (0.00) and adds the lines' parts, except a part that *is*
+        ``ZERO`` (the object ``split_line`` answers for an empty part): adding 0.00 to a sum
+        that began at 0.00 changes nothing, not even the exponent (the sum's is at most −2
+        already) nor the sign (a sum of additions from +0.00 is never −0 when rounding half
+        even) and nothing is rounded (the sum has at most the context's digits already)."""
+        zero = ZERO
+        medfee = fulamt = overlmt = preselfpay = inscp = zero
         for line in lines:
             medfee += line.det_item_fee_sumamt
-            fulamt += line.fulamt_ownpay_amt
-            overlmt += line.overlmt_amt
-            preselfpay += line.preselfpay_amt
-            inscp += line.inscp_scp_amt
+            part = line.fulamt_ownpay_amt
+            if part is not zero:
+                fulamt += part
+            part = line.overlmt_amt
+            if part is not zero:
+                overlmt += part
+            part = line.preselfpay_amt
+            if part is not zero:
+                preselfpay += part
+            part = line.inscp_scp_amt
+            if part is not zero:
+                inscp += part
         sums = new(cls)
         (_set_sums if cls is LineSums else dict_setter(cls))(
             sums,
