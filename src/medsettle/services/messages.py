@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -28,7 +29,11 @@ Handler = Callable[[Repository, CallContext, Any], dict[str, Any]]
 VOIDED_MARK = "__voided__"
 
 
-def stored_answer(repo: Repository, ctx: CallContext, input_text: str) -> dict | None:
+def stored_answer(
+    repo: Repository, ctx: CallContext, input_text: str
+) -> orjson.Fragment | None:
+    """The answer stored for this message's msgid, as its JSON text, or None; refuses a msgid
+    voided or used by another transaction."""
     row = repo.message(ctx.fixmedins_code, ctx.msgid)
     if row is None:
         return None
@@ -42,7 +47,7 @@ def stored_answer(repo: Repository, ctx: CallContext, input_text: str) -> dict |
             ErrCode.DUPLICATE_MSGID,
             f"报文msgid={ctx.msgid}已用于另一笔交易（交易编号{row.infno}），请使用新的msgid",
         )
-    return loads(row.output)
+    return orjson.Fragment(row.output)
 
 
 Admit = Callable[[Repository], CallContext]
@@ -55,7 +60,7 @@ def run(
     handler: Handler | None,
     parsed: Any,
     refusal: DomainError | None = None,
-) -> dict:
+) -> orjson.Fragment:
     """Answer one message in one transaction — one commit — with its admission.
 
     ``admit`` authenticates the caller and spends the request's nonce in this transaction; when
@@ -67,11 +72,14 @@ def run(
     without waiting for the disk: a power loss could forget the nonce, and the same signed
     request, if replayed within its 300 seconds, would again get only the refusal or the stored
     answer (``Repository.relax_commit``).
+
+    The answer is the JSON text stored for the msgid (an ``orjson.Fragment``, written into the
+    envelope as it is).
     """
     input_text = canonical(raw_input) if refusal is None else ""
     admitted: list[CallContext] = []
 
-    def work(repo: Repository) -> dict:
+    def work(repo: Repository) -> orjson.Fragment:
         ctx = admit(repo)
         admitted.append(ctx)
         if refusal is not None:
@@ -126,8 +134,9 @@ def parallel(engine: Engine) -> int:
 
 def _answer(
     repo: Repository, ctx: CallContext, input_text: str, handler: Handler, parsed
-) -> tuple[dict, bool]:
-    """The stored answer (False), or the handler's new one, stored (True)."""
+) -> tuple[orjson.Fragment, bool]:
+    """The stored answer (False), or the handler's new one, stored (True) — as the JSON text
+    stored, so the first answer and every replay of it are the same bytes."""
     stored = stored_answer(repo, ctx, input_text)
     if stored is not None:
         return stored, False
@@ -144,7 +153,7 @@ def _answer(
             "voided_by": None,
         }
     )
-    return loads(text), True
+    return orjson.Fragment(text), True
 
 
 def reverse_message(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:
