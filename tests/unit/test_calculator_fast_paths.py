@@ -8,12 +8,13 @@ its records in one step; every figure in them can be checked by hand against set
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from decimal import Decimal as D
 
 import pytest
 
-from medsettle.domain.catalogue import LineSplit, LineSums, split_line
-from medsettle.domain.codes import PsnClass
+from medsettle.domain.catalogue import CatalogueEntry, LineSplit, LineSums, split_line
+from medsettle.domain.codes import ChrgitmLv, PsnClass
 from medsettle.domain.money import tidy
 from medsettle.domain.policy import Band, Rule
 from medsettle.domain.settlement import Calculation, Totals, _tidy_text, calculate
@@ -148,3 +149,31 @@ def test_records_built_in_one_step_are_frozen_and_complete():
         D("0.00"), D("0.00"), "03", "", "0", "目录外项目，全自费",
     )  # fmt: skip
     assert hash(split) == hash(dataclasses.replace(split))
+
+
+def test_an_entry_split_again_from_its_kept_plan_gives_the_same_records():
+    """split_line keeps what depends only on the entry on the entry object (not a field): the
+    second split of each line, from the kept plan, is the first one repr for repr, whatever the
+    visit's disease, and the entry stays equal, hashable and serialisable as before."""
+    limited = CatalogueEntry(
+        "310000", "X", "x", "09", ChrgitmLv.CLASS_B, D("0.10"), D("80"), True,
+        frozenset({"M07800", "M00500"}), date(2025, 1, 1), None,
+    )  # fmt: skip
+    fresh = dataclasses.replace(limited)
+    diseases = ("M00500", None, "M08300")
+    first = [split_line("1", D("100.00"), D("2"), D("200.00"), limited, d) for d in diseases]
+    again = [split_line("1", D("100.00"), D("2"), D("200.00"), limited, d) for d in diseases]
+    assert [repr(s) for s in again] == [repr(s) for s in first]
+    within, unknown, other = first
+    assert within == LineSplit(
+        "1", D("200.00"), D("2"), D("100.00"), D("80"), D("0.10"), D("0.00"), D("40.00"),
+        D("16.00"), D("144.00"), "02", "09", "1", "单价100.00超过限价80，超出部分40.00自付",
+    )  # fmt: skip
+    assert unknown.memo == "限定病种（M00500、M07800）使用，本次就诊病种未知不符，全自费"
+    assert other.memo == "限定病种（M00500、M07800）使用，本次就诊病种M08300不符，全自费"
+    assert (other.fulamt_ownpay_amt, other.inscp_scp_amt) == (D("200.00"), D("0.00"))
+    for split in (*first, *again):
+        assert list(vars(split)) == [f.name for f in dataclasses.fields(split)]
+    assert limited == fresh
+    assert hash(limited) == hash(fresh)
+    assert dataclasses.asdict(limited) == dataclasses.asdict(fresh)

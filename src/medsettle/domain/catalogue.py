@@ -37,6 +37,9 @@ class CatalogueEntry:
     begndate: date
     enddate: date | None
 
+    # not a field: split_line's plan of this entry, kept on the instance once derived
+    _split_plan = None
+
     def valid_on(self, day: date) -> bool:
         return self.begndate <= day and (self.enddate is None or day <= self.enddate)
 
@@ -119,99 +122,122 @@ def split_line(
 ) -> LineSplit:
     """Split a line whose arithmetic has been checked into its four parts.
 
-    This runs once per fee line (the hot path of 2204): the record is built as ``money.record``
-    does (with the class's ``__dict__`` setter) and rounding is ``round_fen``'s ``quantize``,
-    both written in place.
+    This runs once per fee line (the hot path of 2204). What depends only on the entry is
+    derived once per entry (``_split_plan``): the record's fixed fields, in a dict the line's
+    own copies and fills. The record is then built as ``money.record`` does (with the class's
+    ``__dict__`` setter) and rounding is ``round_fen``'s ``quantize``, both written in place.
     """
     if entry is None:
-        return _self_paid(feedetl_sn, pric, cnt, total, None, "目录外项目，全自费")
+        fields = _OUTSIDE.copy()  # 目录外项目，全自费
+        allowed = None
+    else:
+        plan = entry._split_plan
+        if plan is None:
+            plan = _split_plan(entry)
+        template, paid_in_full, ceiling, prop, class_b, codes, allowed = plan
+        if template is None or (
+            codes is not None and (dise_codg is None or dise_codg not in codes)
+        ):
+            fields = paid_in_full.copy()  # 丙类, or a disease-limited item of another disease
+        else:
+            fields = template.copy()
+            fields["feedetl_sn"] = feedetl_sn
+            fields["det_item_fee_sumamt"] = total
+            fields["cnt"] = cnt
+            fields["pric"] = pric
+            if ceiling is not None and pric > ceiling:
+                overlmt = ((pric - ceiling) * cnt).quantize(FEN, ROUND_HALF_UP)
+                fields["overlmt_amt"] = overlmt
+                # !s: the same text as format(x, "") for a Decimal, without the format machinery
+                fields["memo"] = f"单价{pric!s}超过限价{ceiling!s}，超出部分{overlmt!s}自付"
+                base = total - overlmt
+            else:  # the template's overlmt_amt is ZERO and its memo ""
+                base = total - ZERO  # also then: the result has two places, as answered
+            if class_b:
+                preselfpay = (base * prop).quantize(FEN, ROUND_HALF_UP)
+                fields["preselfpay_amt"] = preselfpay
+                fields["inscp_scp_amt"] = base - preselfpay
+            else:  # base − 0.00 is base itself: it already has (at least) two places
+                fields["inscp_scp_amt"] = base
+            split = new(LineSplit)  # money.record, in place
+            _set_split(split, fields)
+            return split
+    # paid in full: the template holds every field but these
+    fields["feedetl_sn"] = feedetl_sn
+    fields["det_item_fee_sumamt"] = total
+    fields["cnt"] = cnt
+    fields["pric"] = pric
+    fields["fulamt_ownpay_amt"] = total
+    if allowed is not None:
+        fields["memo"] = f"限定病种（{allowed}）使用，本次就诊病种{dise_codg or '未知'}不符，全自费"
+    split = new(LineSplit)
+    _set_split(split, fields)
+    return split
+
+
+# A LineSplit's fields, in order; the entry's and the line's own are None until filled in.
+_SPLIT = {
+    "feedetl_sn": None,
+    "det_item_fee_sumamt": None,
+    "cnt": None,
+    "pric": None,
+    "pric_uplmt_amt": None,
+    "selfpay_prop": None,
+    "fulamt_ownpay_amt": ZERO,
+    "overlmt_amt": ZERO,
+    "preselfpay_amt": ZERO,
+    "inscp_scp_amt": None,
+    "chrgitm_lv": None,
+    "med_chrgitm_type": None,
+    "lmt_used_flag": "0",
+    "memo": "",
+}
+_PAID_IN_FULL = {**_SPLIT, "fulamt_ownpay_amt": None, "inscp_scp_amt": ZERO}
+_OUTSIDE = {
+    **_PAID_IN_FULL,
+    "selfpay_prop": _ONE,
+    "chrgitm_lv": "03",
+    "med_chrgitm_type": "",
+    "memo": "目录外项目，全自费",
+}
+
+
+def _split_plan(entry: CatalogueEntry) -> tuple:
+    """What ``split_line`` takes from an entry, derived once and kept on the (immutable) entry
+    like ``functools.cached_property`` (not a field: equality, hashing, ``asdict`` and
+    ``replace`` do not see it): (fields of a line split by the catalogue, or None for 丙类;
+    fields of a line paid in full, or None; ceiling; self-pay share; 乙类?; the diseases a
+    disease-limited item is limited to, or None; their text, or None). An entry split once
+    only (2204 reads entries afresh per message) pays ~0.8 µs more for its plan than the plan
+    saves; every further line of the same entry object saves ~0.5 µs."""
     level = entry.chrgitm_lv
+    fields = _SPLIT.copy()
+    ceiling = fields["pric_uplmt_amt"] = entry.pric_uplmt_amt
+    prop = fields["selfpay_prop"] = entry.selfpay_prop
+    fields["chrgitm_lv"] = _LEVEL_TEXT.get(level) or _str(level)
+    fields["med_chrgitm_type"] = entry.med_chrgitm_type
+    if entry.lmt_used_flag:
+        fields["lmt_used_flag"] = "1"
     if level == _SELF_PAID:
-        return _self_paid(feedetl_sn, pric, cnt, total, entry, "丙类（自费）项目，全自费")
-    if entry.lmt_used_flag and (dise_codg is None or dise_codg not in entry.lmt_dise_codes):
+        paid_in_full = fields
+        paid_in_full["fulamt_ownpay_amt"] = None
+        paid_in_full["inscp_scp_amt"] = ZERO
+        paid_in_full["memo"] = "丙类（自费）项目，全自费"
+        plan = (None, paid_in_full, None, None, False, None, None)
+    elif entry.lmt_used_flag:
         codes = entry.lmt_dise_codes
         if len(codes) == 1:  # the usual case, without sorting
             (allowed,) = codes
         else:
             allowed = "、".join(sorted(codes)) or "无"
-        return _self_paid(
-            feedetl_sn,
-            pric,
-            cnt,
-            total,
-            entry,
-            f"限定病种（{allowed}）使用，本次就诊病种{dise_codg or '未知'}不符，全自费",
-        )
-    ceiling = entry.pric_uplmt_amt
-    prop = entry.selfpay_prop
-    if ceiling is not None and pric > ceiling:
-        overlmt = ((pric - ceiling) * cnt).quantize(FEN, ROUND_HALF_UP)
-        # !s: the same text as format(x, "") for a Decimal, without the format machinery
-        memo = f"单价{pric!s}超过限价{ceiling!s}，超出部分{overlmt!s}自付"
+        paid_in_full = fields.copy()  # its memo names the visit's disease
+        paid_in_full["fulamt_ownpay_amt"] = None
+        paid_in_full["inscp_scp_amt"] = ZERO
+        plan = (fields, paid_in_full, ceiling, prop, level == _CLASS_B, codes, allowed)
     else:
-        overlmt = ZERO
-        memo = ""
-    base = total - overlmt  # also when overlmt is 0: the result has two places, as answered
-    if level == _CLASS_B:
-        preselfpay = (base * prop).quantize(FEN, ROUND_HALF_UP)
-        inscp = base - preselfpay
-    else:  # base − 0.00 is base itself: it already has (at least) two places
-        preselfpay = ZERO
-        inscp = base
-    split = new(LineSplit)  # money.record, in place
-    _set_split(
-        split,
-        {
-            "feedetl_sn": feedetl_sn,
-            "det_item_fee_sumamt": total,
-            "cnt": cnt,
-            "pric": pric,
-            "pric_uplmt_amt": ceiling,
-            "selfpay_prop": prop,
-            "fulamt_ownpay_amt": ZERO,
-            "overlmt_amt": overlmt,
-            "preselfpay_amt": preselfpay,
-            "inscp_scp_amt": inscp,
-            "chrgitm_lv": _LEVEL_TEXT.get(level) or _str(level),
-            "med_chrgitm_type": entry.med_chrgitm_type,
-            "lmt_used_flag": "1" if entry.lmt_used_flag else "0",
-            "memo": memo,
-        },
-    )
-    return split
-
-
-def _self_paid(
-    feedetl_sn: str,
-    pric: Decimal,
-    cnt: Decimal,
-    total: Decimal,
-    entry: CatalogueEntry | None,
-    memo: str,
-) -> LineSplit:
-    split = new(LineSplit)
-    _set_split(
-        split,
-        {
-            "feedetl_sn": feedetl_sn,
-            "det_item_fee_sumamt": total,
-            "cnt": cnt,
-            "pric": pric,
-            "pric_uplmt_amt": entry.pric_uplmt_amt if entry else None,
-            "selfpay_prop": entry.selfpay_prop if entry else _ONE,
-            "fulamt_ownpay_amt": total,
-            "overlmt_amt": ZERO,
-            "preselfpay_amt": ZERO,
-            "inscp_scp_amt": ZERO,
-            "chrgitm_lv": (_LEVEL_TEXT.get(entry.chrgitm_lv) or _str(entry.chrgitm_lv))
-            if entry
-            else "03",
-            "med_chrgitm_type": entry.med_chrgitm_type if entry else "",
-            "lmt_used_flag": ("1" if entry.lmt_used_flag else "0") if entry else "0",
-            "memo": memo,
-        },
-    )
-    return split
+        plan = (fields, None, ceiling, prop, level == _CLASS_B, None, None)
+    object.__setattr__(entry, "_split_plan", plan)
+    return plan
 
 
 @dataclass(frozen=True)
