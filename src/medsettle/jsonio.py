@@ -15,8 +15,8 @@ import orjson
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if value == 0:
+    if value.__class__ is Decimal or isinstance(value, Decimal):  # the first test is the fast one
+        if not value:
             value = abs(value)  # never "-0.00"
         return orjson.Fragment(format(value, "f"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -187,10 +187,14 @@ class Obj:
             return None
         if not isinstance(value, dict):
             raise bad(path, f"应为JSON对象，收到{type(value).__name__}")
-        return {
-            name: spec.check(value.get(name), f"{path}.{name}")
-            for name, spec in self.fields.items()
-        }
+        checked = {}
+        for name, spec in self.fields.items():
+            item = value.get(name)
+            if item is None and not getattr(spec, "required", False):
+                checked[name] = None  # what every check answers for an optional null
+            else:
+                checked[name] = spec.check(item, f"{path}.{name}")
+        return checked
 
 
 @dataclass(frozen=True)

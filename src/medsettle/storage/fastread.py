@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from .types import Scaled
+
 
 class _Compiled:
     """One statement compiled for one dialect: its SQL and, per parameter, its name, the bind
@@ -34,25 +36,38 @@ class _Compiled:
         self.params = []
         for name in dict.fromkeys(names):  # a named parameter may stand twice
             bind = by_name[name]
-            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            process = _bind_processor(bind.type, dialect)
             self.params.append((name, process, _fallback(statement, name, bind, keys)))
         if self.positional:
             self.order = names
+        # the parameters in the driver's order, each once: the list is built straight away
+        self.in_order = not self.positional or names == [p[0] for p in self.params]
 
     def values(self, given: dict[str, Any]):
-        out = {}
+        ordered = []
         for name, process, fallback in self.params:
-            if name in given:
-                value = given[name]
-            elif fallback is _MISSING:
+            value = given.get(name, fallback)
+            if value is _MISSING:
                 raise KeyError(f"{name}: no value given and no default")
-            else:
-                value = fallback
-            out[name] = process(value) if process is not None and value is not None else value
-        return [out[name] for name in self.order] if self.positional else out
+            ordered.append(process(value) if process is not None and value is not None else value)
+        if self.positional:
+            if self.in_order:
+                return ordered
+            out = dict(zip([p[0] for p in self.params], ordered, strict=True))
+            return [out[name] for name in self.order]
+        return dict(zip([p[0] for p in self.params], ordered, strict=True))
 
 
 _MISSING = object()
+
+
+def _bind_processor(type_, dialect):
+    """The column type's bind processor; for a scaled decimal its conversion itself (the
+    decorator's wrapper around it only adds a call — it has no dialect-level step)."""
+    impl = type_.dialect_impl(dialect)
+    if isinstance(impl, Scaled) and impl.impl_instance.bind_processor(dialect) is None:
+        return impl.to_integer
+    return impl.bind_processor(dialect)
 
 
 def _fallback(statement, name: str, bind, keys) -> Any:

@@ -24,6 +24,9 @@ class Scaled(TypeDecorator):
         self.factor = Decimal(10) ** places
 
     def process_bind_param(self, value, dialect):
+        return self.to_integer(value)
+
+    def to_integer(self, value):
         if value is None:
             return None
         scaled = Decimal(value) * self.factor
