@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from .codes import is_cross_province
 from .errors import ErrCode, fail
-from .policy import PolicyVersion, Rule, version_in_force
+from .policy import NO_REDUCTION, PolicyVersion, Rule, version_in_force
 from .records import Certification, Filing, Institution, Insurance
 
 
@@ -58,7 +58,7 @@ def check_cross_province(insurance: Insurance, institution: Institution) -> None
 
 def filing_rank(filing: Filing, policy: PolicyVersion | None) -> tuple[Decimal, int]:
     """Smaller is more favourable: the smallest reduction, long-term before temporary."""
-    reduction = policy.reduction_for(filing.category) if policy else Decimal(0)
+    reduction = policy.reduction_for(filing.category) if policy else NO_REDUCTION
     return (reduction, 0 if filing.category.long_term else 1)
 
 
@@ -141,7 +141,7 @@ def check_eligibility(
     check_cross_province(found, institution)
     policy = version_in_force(policies, day)
     filing = check_filing(filings, found, institution, day, policy)
-    reduction = policy.reduction_for(filing.category) if policy else Decimal(0)
+    reduction = policy.reduction_for(filing.category) if policy else NO_REDUCTION
     if dise_codg is None:
         return Eligibility(found, filing, reduction, policy)
     policy, rule = check_disease(policy, certifications, found, dise_codg, day)

@@ -17,6 +17,9 @@ from typing import Any
 from .codes import FilingCategory, Insutype, PsnClass, is_division_code, psn_class_of
 from .money import NumberRefused, checked_number
 
+# One object for "no reduction": the calculator finds a rule's plan by the reduction object.
+NO_REDUCTION = Decimal(0)
+
 
 @dataclass(frozen=True)
 class Band:
@@ -35,6 +38,9 @@ class Rule:
     bands: tuple[Band, ...]
     annual_cap: Decimal
     cap_scope: str
+
+    # not a field: (reduction, plan) the settlement calculator used last (settlement.rule_plan)
+    _settlement_plan = None
 
     def matches(self, insutype: str, psn_type: str) -> bool:
         if self.insutype != insutype:
@@ -76,8 +82,8 @@ class PolicyVersion:
     def reduction_for(self, category: FilingCategory) -> Decimal:
         """Points taken off every band ratio for a filing category (0 for long-term)."""
         if category.long_term:
-            return Decimal(0)
-        return self.temporary_ratio_reduction.get(category.value, Decimal(0))
+            return NO_REDUCTION
+        return self.temporary_ratio_reduction.get(category.value, NO_REDUCTION)
 
 
 def version_in_force(versions: Iterable[PolicyVersion], day: date) -> PolicyVersion | None:

@@ -101,14 +101,6 @@ _set_row = dict_setter(FundRow)
 _set_calculation = dict_setter(Calculation)
 
 
-def _totals(dedc_paid: Decimal, payable_base: Decimal, fund_paid: Decimal) -> Totals:
-    totals = new(Totals)
-    _set_totals(
-        totals, {"dedc_paid": dedc_paid, "payable_base": payable_base, "fund_paid": fund_paid}
-    )
-    return totals
-
-
 def _fund_row(
     fund_pay_type: str, inscp: Decimal, crt_payb_lmt_amt: Decimal, payamt: Decimal, info: str
 ) -> FundRow:
@@ -196,6 +188,9 @@ def rule_plan(rule: Rule, reduction: Decimal) -> _RulePlan:
         if len(plans) >= 64:  # a rule meets a handful of reductions; never grow without bound
             plans.clear()
         plan = plans[key] = _make_plan(rule, reduction)
+    # calculate's fast path: the same reduction object again needs neither str() nor look-up
+    # (the reference kept here keeps the object alive, so its identity cannot be reused)
+    object.__setattr__(rule, "_settlement_plan", (reduction, plan))
     return plan
 
 
@@ -233,7 +228,8 @@ def calculate(
     (their first argument unless the other is strictly greater/less): the Decimal returned
     keeps its exponent, so every figure and text is the same as with the builtins.
     """
-    plan = rule_plan(rule, reduction)
+    last = rule._settlement_plan  # the plan of the last reduction *object* seen by this rule
+    plan = last[1] if last is not None and last[0] is reduction else rule_plan(rule, reduction)
     inscp = sums.inscp_scp_amt
     remaining_deductible = rule.deductible - deductible_totals.dedc_paid
     if not remaining_deductible > ZERO:
@@ -274,8 +270,15 @@ def calculate(
         parts.append(band_part)
         pay = part * effective  # BandPart.exact_pay
         exact = exact + pay
-        pay_text = _tidy_text(pay)
-        band_texts += f"{band.label}{part!s}{band.times}{pay_text}"
+        text = str(pay)  # _tidy_text(pay), in place
+        dot = text.find(".")
+        if dot > 0 and "E" not in text and len(text) < 26:
+            short = text.rstrip("0")  # stops at the dot
+            missing = dot + 3 - len(short)
+            text = short + "00"[:missing] if missing > 0 else short
+        else:
+            text = f"{tidy(pay):f}"
+        band_texts += f"{band.label}{part!s}{band.times}{text}"
     fund_due = exact.quantize(FEN, ROUND_HALF_UP)  # round_fen, once
     pool_prop = plan.bands[0].effective_ratio if last_ratio is None else last_ratio
 
@@ -294,37 +297,65 @@ def calculate(
     psn_cash_pay = psn_part_amt - acct_pay
 
     # setl_proc_info: a readable account of steps 1–6, in Chinese, segments joined by "；"
+    dedc_text = str(act_pay_dedc)
     proc = (
-        f"{plan.deductible_head}{deductible_totals.dedc_paid!s}），本次支付起付线{act_pay_dedc!s}"
-        f"；符合政策范围金额{inscp!s}－起付线{act_pay_dedc!s}＝可支付基数{payable!s}"
+        f"{plan.deductible_head}{deductible_totals.dedc_paid!s}），本次支付起付线{dedc_text}"
+        f"；符合政策范围金额{inscp!s}－起付线{dedc_text}＝可支付基数{payable!s}"
         f"{plan.reduction_text}{band_texts}；基金应付{fund_due!s}（合计后四舍五入到分）"
         f"{plan.cap_head}{cap_totals.fund_paid!s}），剩余可支付{crt_payb_lmt_amt!s}"
         f"；统筹基金支付{hifp_pay!s}"
     )
     pool_type = _POOL_FUND.get(insutype) or POOL_FUND_BY_INSUTYPE[Insutype(insutype)].value
-    rows = [_fund_row(pool_type, inscp, crt_payb_lmt_amt, hifp_pay, proc)]
+    pool_row = new(FundRow)
+    _set_row(
+        pool_row,
+        {
+            "fund_pay_type": pool_type,
+            "inscp_scp_amt": inscp,
+            "crt_payb_lmt_amt": crt_payb_lmt_amt,
+            "fund_payamt": hifp_pay,
+            "setl_proc_info": proc,
+        },
+    )
     if acct_pay > ZERO:
-        rows.append(
+        rows = (
+            pool_row,
             _fund_row(
                 FundPayType.EMPLOYEE_ACCOUNT.value,
                 inscp,
                 crt_payb_lmt_amt,
                 acct_pay,
                 f"个人账户支付{acct_pay!s}，支付后余额{balc!s}",
-            )
+            ),
         )
+    else:
+        rows = (pool_row,)
 
     # what Totals() + deltas gave, one scope after the other: 0.00 + each amount
     deductible_scope = rule.deductible_scope
-    if deductible_scope == rule.cap_scope:
-        contributions = {
-            deductible_scope: _totals(ZERO + act_pay_dedc, ZERO + payable, ZERO + hifp_pay)
-        }
+    cap_scope = rule.cap_scope
+    deductible_part = new(Totals)
+    if deductible_scope == cap_scope:
+        _set_totals(
+            deductible_part,
+            {
+                "dedc_paid": ZERO + act_pay_dedc,
+                "payable_base": ZERO + payable,
+                "fund_paid": ZERO + hifp_pay,
+            },
+        )
+        contributions = {deductible_scope: deductible_part}
     else:
-        contributions = {
-            deductible_scope: _totals(ZERO + act_pay_dedc, ZERO, ZERO),
-            rule.cap_scope: _totals(ZERO, ZERO + payable, ZERO + hifp_pay),
-        }
+        _set_totals(
+            deductible_part,
+            {"dedc_paid": ZERO + act_pay_dedc, "payable_base": ZERO, "fund_paid": ZERO},
+        )
+        cap_part = new(Totals)
+        _set_totals(
+            cap_part,
+            {"dedc_paid": ZERO, "payable_base": ZERO + payable, "fund_paid": ZERO + hifp_pay},
+        )
+        contributions = {deductible_scope: deductible_part, cap_scope: cap_part}
 
     calculation = new(Calculation)
     _set_calculation(
@@ -344,7 +375,7 @@ def calculate(
             "balc": balc,
             "pool_prop_selfpay": pool_prop,
             "bands": tuple(parts),
-            "details": tuple(rows),
+            "details": rows,
             "setl_proc_info": proc,
             "contributions": contributions,
         },
