@@ -76,7 +76,7 @@ def respond(body: dict[str, Any], status: int = 200) -> Response:
     )
 
 
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine) -> Server:
     app = FastAPI(
         title="medsettle",
         description="跨省异地就医门诊慢特病直接结算平台",
@@ -88,8 +88,6 @@ def create_app(engine: Engine) -> FastAPI:
     from medsettle.web import mount  # the patient and counter pages, the filing API
 
     mount(app, engine)
-    app.add_middleware(NationalInterface, engine=engine)
-    app.add_middleware(RequestLimits)  # outermost: sizes and depth before anything reads
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -116,7 +114,25 @@ def create_app(engine: Engine) -> FastAPI:
             )
         return respond({"status": "ready", "schema": current})
 
-    return app
+    return Server(app, engine)
+
+
+class Server:
+    """The whole HTTP application. Sizes and depth are checked first (``RequestLimits``); a
+    hospital's message is answered by ``NationalInterface`` outside the pages' framework — none
+    of FastAPI's own middleware (error pages, telemetry, body limit) runs for it, and its errors
+    are answered in the national envelope by ``handle``; everything else goes on to the pages
+    and the JSON API (FastAPI, whose attributes — ``routes``, ``state`` — this passes on)."""
+
+    def __init__(self, pages: FastAPI, engine: Engine):
+        self.pages = pages
+        self._asgi = RequestLimits(NationalInterface(pages, engine=engine))
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self._asgi(scope, receive, send)
+
+    def __getattr__(self, name: str):
+        return getattr(self.pages, name)
 
 
 SERVICE_PATH = "/fsi/api/rsfComIfsService/callService"
