@@ -177,3 +177,57 @@ def test_an_entry_split_again_from_its_kept_plan_gives_the_same_records():
     assert limited == fresh
     assert hash(limited) == hash(fresh)
     assert dataclasses.asdict(limited) == dataclasses.asdict(fresh)
+
+
+def three_band_rule() -> Rule:
+    return Rule(
+        "390",
+        PsnClass.ANY,
+        D("300"),
+        "opsp",
+        (Band(D("5000"), D("0.9")), Band(D("20000"), D("0.8")), Band(None, D("0.7"))),
+        D("100000"),
+        "M07800",
+    )
+
+
+@pytest.mark.parametrize(
+    "totals",
+    [Totals(), Totals(D("0.00"), D("0.00"), D("0.00"))],
+    ids=["the ZERO objects", "equal zeros"],
+)
+def test_whole_and_unreached_bands_from_the_plan_are_what_calculate_computes(totals):
+    """A band P covers from the plan's own lower to its own upper, and a band P does not reach,
+    are taken from the plan (computed there once, from the same operands); with equal but other
+    objects the same figures come from the arithmetic in place. Written in full: band 2's part
+    is 20000 − 5000 = 15000, without places, as ever."""
+    rule = three_band_rule()
+    expected = {
+        "30300.00": (
+            "起付线300.00（范围opsp，本年已付0.00），本次支付起付线300.00；"
+            "符合政策范围金额30300.00－起付线300.00＝可支付基数30000.00；"
+            "分段0.00至5000.00：5000.00×90%＝4500.00；分段5000.00至20000.00：15000×80%＝12000.00；"
+            "分段20000.00以上：10000.00×70%＝7000.00；基金应付23500.00（合计后四舍五入到分）；"
+            "年度封顶线100000.00（范围M07800，本年已付0.00），剩余可支付100000.00；"
+            "统筹基金支付23500.00",
+            ["5000.00", "15000", "10000.00"],
+            "0.7",
+        ),
+        "5300.00": (
+            "起付线300.00（范围opsp，本年已付0.00），本次支付起付线300.00；"
+            "符合政策范围金额5300.00－起付线300.00＝可支付基数5000.00；"
+            "分段0.00至5000.00：5000.00×90%＝4500.00；分段5000.00至20000.00：0.00×80%＝0.00；"
+            "分段20000.00以上：0.00×70%＝0.00；基金应付4500.00（合计后四舍五入到分）；"
+            "年度封顶线100000.00（范围M07800，本年已付0.00），剩余可支付100000.00；"
+            "统筹基金支付4500.00",
+            ["5000.00", "0.00", "0.00"],
+            "0.9",
+        ),
+    }
+    for _ in range(2):  # the second time from the kept plan
+        for inscp, (text, parts, pool_prop) in expected.items():
+            sums = LineSums(D(inscp), D("0.00"), D("0.00"), D("0.00"), D(inscp))
+            calc = run(rule, "0", sums, deductible_totals=totals, cap_totals=totals)
+            assert calc.setl_proc_info == text
+            assert [str(band.part) for band in calc.bands] == parts
+            assert str(calc.pool_prop_selfpay) == pool_prop

@@ -124,7 +124,9 @@ def _pct(ratio: Decimal) -> str:
 
 @dataclass(frozen=True)
 class _BandPlan:
-    """One band of a rule under one reduction, with its fixed texts."""
+    """One band of a rule under one reduction, with its fixed texts, and what a settlement
+    computes for a band P does not reach (part ZERO) or covers from ``lower`` to ``upper``
+    (these very objects: the same operands give the same result, exponent included)."""
 
     lower: Decimal
     upper: Decimal | None
@@ -132,6 +134,12 @@ class _BandPlan:
     effective_ratio: Decimal
     label: str  # "；分段0.00至20000.00："
     times: str  # "×70%＝"
+    empty_pay: Decimal  # ZERO × effective ratio
+    empty_text: str  # "；分段20000.00以上：0.00×75%＝0.00"
+    whole_part: Decimal | None  # upper − lower (ZERO unless positive); None for the last band
+    whole_paid: bool  # whole_part > 0
+    whole_pay: Decimal | None
+    whole_text: str | None
 
 
 @dataclass(frozen=True)
@@ -152,15 +160,33 @@ def _make_plan(rule: Rule, reduction: Decimal) -> _RulePlan:
         upper = band.upto
         diff = band.ratio - reduction
         effective = diff if diff > _D0 else _D0  # max(Decimal(0), diff)
-        label = "以上" if upper is None else f"至{upper:.2f}"
+        label = f"；分段{lower:.2f}{'以上' if upper is None else f'至{upper:.2f}'}："
+        times = f"×{_pct(effective)}＝"
+        # exactly what calculate computes for such a band, once
+        empty_pay = ZERO * effective
+        whole = whole_pay = whole_text = None
+        whole_paid = False
+        if upper is not None:
+            whole = upper - lower
+            whole_paid = whole > ZERO
+            if not whole_paid:
+                whole = ZERO
+            whole_pay = whole * effective
+            whole_text = f"{label}{whole!s}{times}{_tidy_text(whole_pay)}"
         plans.append(
             _BandPlan(
                 lower,
                 upper,
                 band.ratio,
                 effective,
-                f"；分段{lower:.2f}{label}：",
-                f"×{_pct(effective)}＝",
+                label,
+                times,
+                empty_pay,
+                f"{label}{ZERO!s}{times}{_tidy_text(empty_pay)}",
+                whole,
+                whole_paid,
+                whole_pay,
+                whole_text,
             )
         )
         if upper is not None:
@@ -201,9 +227,10 @@ def _tidy_text(value: Decimal) -> str:
     zeros, keep two places. Otherwise by ``tidy`` itself.
     """
     text = str(value)
-    if "E" not in text and "." in text and len(text) < 26:  # < 28 digits: normalize is exact
-        short = text.rstrip("0")
-        missing = short.index(".") + 3 - len(short)
+    dot = text.find(".")
+    if dot > 0 and "E" not in text and len(text) < 26:  # < 28 digits: normalize is exact
+        short = text.rstrip("0")  # stops at the dot
+        missing = dot + 3 - len(short)
         return short + "00"[:missing] if missing > 0 else short
     return f"{tidy(value):f}"
 
@@ -250,12 +277,31 @@ def calculate(
         upper = band.upper
         start = lower if lower > accumulated else accumulated  # max(accumulated, lower)
         end = top if upper is None or not upper < top else upper  # min(top, upper)
-        part = end - start
         effective = band.effective_ratio
-        if part > ZERO:
-            last_ratio = effective
+        if start is lower and end is upper:  # the whole band: as computed in the plan
+            part = band.whole_part
+            pay = band.whole_pay
+            segment = band.whole_text
+            if band.whole_paid:
+                last_ratio = effective
         else:
-            part = ZERO
+            part = end - start
+            if part > ZERO:
+                last_ratio = effective
+                pay = part * effective  # BandPart.exact_pay
+                text = str(pay)  # _tidy_text(pay), in place
+                dot = text.find(".")
+                if dot > 0 and "E" not in text and len(text) < 26:
+                    short = text.rstrip("0")  # stops at the dot
+                    missing = dot + 3 - len(short)
+                    text = short + "00"[:missing] if missing > 0 else short
+                else:
+                    text = f"{tidy(pay):f}"
+                segment = f"{band.label}{part!s}{band.times}{text}"
+            else:  # P does not reach the band: as computed in the plan
+                part = ZERO
+                pay = band.empty_pay
+                segment = band.empty_text
         band_part = new(BandPart)
         _set_band(
             band_part,
@@ -268,17 +314,8 @@ def calculate(
             },
         )
         parts.append(band_part)
-        pay = part * effective  # BandPart.exact_pay
         exact = exact + pay
-        text = str(pay)  # _tidy_text(pay), in place
-        dot = text.find(".")
-        if dot > 0 and "E" not in text and len(text) < 26:
-            short = text.rstrip("0")  # stops at the dot
-            missing = dot + 3 - len(short)
-            text = short + "00"[:missing] if missing > 0 else short
-        else:
-            text = f"{tidy(pay):f}"
-        band_texts += f"{band.label}{part!s}{band.times}{text}"
+        band_texts += segment
     fund_due = exact.quantize(FEN, ROUND_HALF_UP)  # round_fen, once
     pool_prop = plan.bands[0].effective_ratio if last_ratio is None else last_ratio
 
@@ -298,12 +335,13 @@ def calculate(
 
     # setl_proc_info: a readable account of steps 1–6, in Chinese, segments joined by "；"
     dedc_text = str(act_pay_dedc)
+    fund_text = str(fund_due)
     proc = (
         f"{plan.deductible_head}{deductible_totals.dedc_paid!s}），本次支付起付线{dedc_text}"
         f"；符合政策范围金额{inscp!s}－起付线{dedc_text}＝可支付基数{payable!s}"
-        f"{plan.reduction_text}{band_texts}；基金应付{fund_due!s}（合计后四舍五入到分）"
+        f"{plan.reduction_text}{band_texts}；基金应付{fund_text}（合计后四舍五入到分）"
         f"{plan.cap_head}{cap_totals.fund_paid!s}），剩余可支付{crt_payb_lmt_amt!s}"
-        f"；统筹基金支付{hifp_pay!s}"
+        f"；统筹基金支付{fund_text if hifp_pay is fund_due else str(hifp_pay)}"
     )
     pool_type = _POOL_FUND.get(insutype) or POOL_FUND_BY_INSUTYPE[Insutype(insutype)].value
     pool_row = new(FundRow)
