@@ -134,7 +134,7 @@ def split_line(
         plan = entry._split_plan
         if plan is None:
             plan = _split_plan(entry)
-        template, paid_in_full, ceiling, prop, class_b, codes, allowed = plan
+        template, paid_in_full, ceiling, over, prop, class_b, codes, allowed = plan
         if template is None or (
             codes is not None and (dise_codg is None or dise_codg not in codes)
         ):
@@ -148,8 +148,9 @@ def split_line(
             if ceiling is not None and pric > ceiling:
                 overlmt = ((pric - ceiling) * cnt).quantize(FEN, ROUND_HALF_UP)
                 fields["overlmt_amt"] = overlmt
-                # !s: the same text as format(x, "") for a Decimal, without the format machinery
-                fields["memo"] = f"单价{pric!s}超过限价{ceiling!s}，超出部分{overlmt!s}自付"
+                # !s: the same text as format(x, "") for a Decimal, without the format machinery;
+                # over: f"超过限价{ceiling!s}，超出部分"
+                fields["memo"] = f"单价{pric!s}{over}{overlmt!s}自付"
                 base = total - overlmt
             else:  # the template's overlmt_amt is ZERO and its memo ""
                 base = total - ZERO  # also then: the result has two places, as answered
@@ -206,14 +207,15 @@ def _split_plan(entry: CatalogueEntry) -> tuple:
     """What ``split_line`` takes from an entry, derived once and kept on the (immutable) entry
     like ``functools.cached_property`` (not a field: equality, hashing, ``asdict`` and
     ``replace`` do not see it): (fields of a line split by the catalogue, or None for 丙类;
-    fields of a line paid in full, or None; ceiling; self-pay share; 乙类?; the diseases a
-    disease-limited item is limited to, or None; their text, or None). An entry split once
+    fields of a line paid in full, or None; ceiling; the memo's text about it; self-pay share;
+    乙类?; the diseases a disease-limited item is limited to, or None; their text, or None). An entry split once
     only (2204 reads entries afresh per message) pays ~0.8 µs more for its plan than the plan
     saves; every further line of the same entry object saves ~0.5 µs."""
     level = entry.chrgitm_lv
     fields = _SPLIT.copy()
     ceiling = fields["pric_uplmt_amt"] = entry.pric_uplmt_amt
     prop = fields["selfpay_prop"] = entry.selfpay_prop
+    over = None if ceiling is None else f"超过限价{ceiling!s}，超出部分"
     fields["chrgitm_lv"] = _LEVEL_TEXT.get(level) or _str(level)
     fields["med_chrgitm_type"] = entry.med_chrgitm_type
     if entry.lmt_used_flag:
@@ -223,7 +225,7 @@ def _split_plan(entry: CatalogueEntry) -> tuple:
         paid_in_full["fulamt_ownpay_amt"] = None
         paid_in_full["inscp_scp_amt"] = ZERO
         paid_in_full["memo"] = "丙类（自费）项目，全自费"
-        plan = (None, paid_in_full, None, None, False, None, None)
+        plan = (None, paid_in_full, None, None, None, False, None, None)
     elif entry.lmt_used_flag:
         codes = entry.lmt_dise_codes
         if len(codes) == 1:  # the usual case, without sorting
@@ -233,9 +235,9 @@ def _split_plan(entry: CatalogueEntry) -> tuple:
         paid_in_full = fields.copy()  # its memo names the visit's disease
         paid_in_full["fulamt_ownpay_amt"] = None
         paid_in_full["inscp_scp_amt"] = ZERO
-        plan = (fields, paid_in_full, ceiling, prop, level == _CLASS_B, codes, allowed)
+        plan = (fields, paid_in_full, ceiling, over, prop, level == _CLASS_B, codes, allowed)
     else:
-        plan = (fields, None, ceiling, prop, level == _CLASS_B, None, None)
+        plan = (fields, None, ceiling, over, prop, level == _CLASS_B, None, None)
     object.__setattr__(entry, "_split_plan", plan)
     return plan
 
