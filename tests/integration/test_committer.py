@@ -9,10 +9,11 @@ import threading
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import RootTransaction
 
 from medsettle.storage import committer
 from medsettle.storage.committer import CommitThenRaise, transact
-from medsettle.storage.database import UnitOfWork, make_engine, sync_wal
+from medsettle.storage.database import make_engine, sync_wal
 from medsettle.storage.migrate import upgrade
 from medsettle.storage.schema import nonces
 
@@ -111,11 +112,20 @@ def test_sqlite_messages_arriving_together_share_commits(sqlite_engine):
         assert c.execute(select(func.count()).select_from(nonces)).scalar() == 24
 
 
-def test_a_relaxed_sqlite_transaction_leaves_its_connection_durable_again(sqlite_engine):
+def test_the_sqlite_writer_commits_relaxed_and_leaves_its_connection_durable(sqlite_engine):
+    """The writer's own connection commits with synchronous=NORMAL (it flushes the log itself);
+    when the idle writer leaves, the connection goes back to the pool durable (FULL)."""
     engine = sqlite_engine
-    with UnitOfWork(engine, relaxed=True) as uow:
-        assert uow.connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
-        uow.commit()
+    seen = []
+
+    def look(repo):
+        seen.append(repo.c.exec_driver_sql("PRAGMA synchronous").scalar())
+        return spend("looked")(repo)
+
+    transact(engine, look)
+    assert seen == [1]  # NORMAL
+    writer = committer._committers[engine]
+    writer._close_connection()  # what the idle writer does when it leaves
     for _ in range(3):  # whichever pooled connection comes next
         with engine.connect() as c:
             assert c.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
@@ -181,13 +191,33 @@ def test_sqlite_a_batch_skips_the_fsync_only_when_every_call_in_it_is_relaxed(
 def test_sync_wal_flushes_the_log_of_a_relaxed_commit(sqlite_engine):
     """sync_wal finds the log where SQLite keeps it and flushes it (a missing log is fine)."""
     engine = sqlite_engine
-    with UnitOfWork(engine, relaxed=True) as uow:
-        assert uow.connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
-        uow.repo.spend_nonce("H1", "relaxed-commit", 2_000_000_000, 0)
-        uow.commit()
+    transact(engine, relaxed("relaxed-commit"))
     wal = f"{engine.url.database}-wal"
     assert os.path.getsize(wal) > 0
     sync_wal(engine)  # raises if the log cannot be opened or flushed
+    committer._committers[engine]._close_connection()
     engine.dispose()  # the last connection closes: SQLite checkpoints and removes the log
     assert not os.path.exists(wal)
     sync_wal(engine)
+
+
+def test_a_failed_batch_gives_the_writer_a_fresh_connection(sqlite_engine, monkeypatch):
+    """A commit that fails fails its calls (none answered as done) and the next batch works on
+    a new connection."""
+    engine = sqlite_engine
+    transact(engine, spend("before"))
+    writer = committer._committers[engine]
+    first = writer.connection
+    real_commit = RootTransaction.commit
+
+    def failing_commit(self):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(RootTransaction, "commit", failing_commit)
+    with pytest.raises(OSError):
+        transact(engine, spend("lost"))
+    monkeypatch.setattr(RootTransaction, "commit", real_commit)
+    assert writer.connection is None
+    assert transact(engine, spend("after")) == "after"
+    assert writer.connection is not first
+    assert stored(engine) == {"before", "after"}

@@ -30,8 +30,10 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
 
-from .database import UnitOfWork, is_sqlite, sync_wal
+from .database import Savepoint, UnitOfWork, is_sqlite, sync_wal, writer_lock
+from .repository import Repository
 
 T = TypeVar("T")
 log = logging.getLogger("medsettle.storage")
@@ -72,6 +74,9 @@ class GroupCommitter:
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.batches = 0
         self.calls = 0
+        # the writer's own connection, kept while the thread lives: no pool check-out, reset
+        # and synchronous switch per batch; it commits with synchronous=NORMAL (see sync_wal)
+        self.connection: Connection | None = None
         thread = threading.Thread(target=self._run, name="medsettle-committer", daemon=True)
         thread.start()
 
@@ -84,6 +89,7 @@ class GroupCommitter:
                     if self.queue.empty():  # idle: leave, and let the engine go
                         del _committers[self.engine]
                         self.turn.close()
+                        self._close_connection()
                         return
                 continue
             while len(batch) < MAX_BATCH:
@@ -102,28 +108,57 @@ class GroupCommitter:
                 if not future.done():
                     future.set_exception(exc)
 
+    def _connect(self) -> Connection:
+        if self.connection is None:
+            self.connection = self.engine.connect()
+            self.connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
+        return self.connection
+
+    def _close_connection(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.connection.driver_connection.execute("PRAGMA synchronous=FULL")
+            finally:
+                self.connection.close()  # back to the pool, durable again
+                self.connection = None
+
     def _commit(self, batch: list[tuple[Callable, Future]]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         durable = False
-        with self.turn, UnitOfWork(self.engine, relaxed=True) as uow:
-            repo = uow.repo
-            for work, _future in batch:
-                savepoint = uow.savepoint()
-                repo.relaxed = False
+        # threads of this process that write outside the committer (pages, imports) queue on
+        # the same lock; other processes' writers take turns on the file lock
+        with self.turn, writer_lock(self.engine):
+            connection = self._connect()
+            transaction = connection.begin()
+            try:
+                repo = Repository(connection)
+                for work, _future in batch:
+                    savepoint = Savepoint(connection)
+                    repo.relaxed = False
+                    try:
+                        value = work(repo)
+                    except CommitThenRaise as keep:
+                        savepoint.commit()
+                        outcomes.append((False, keep.error))
+                        durable = durable or not repo.relaxed
+                    except BaseException as exc:  # noqa: BLE001 - it fails alone
+                        savepoint.rollback()  # and leaves nothing to keep
+                        outcomes.append((False, exc))
+                    else:
+                        savepoint.commit()
+                        outcomes.append((True, value))
+                        durable = durable or not repo.relaxed
+                transaction.commit()
+            except BaseException:
+                # a failed commit or a broken connection: start the next batch afresh
                 try:
-                    value = work(repo)
-                except CommitThenRaise as keep:
-                    savepoint.commit()
-                    outcomes.append((False, keep.error))
-                    durable = durable or not repo.relaxed
-                except BaseException as exc:  # noqa: BLE001 - it fails alone
-                    savepoint.rollback()  # and leaves nothing to keep
-                    outcomes.append((False, exc))
-                else:
-                    savepoint.commit()
-                    outcomes.append((True, value))
-                    durable = durable or not repo.relaxed
-            uow.commit()
+                    if transaction.is_active:
+                        transaction.rollback()
+                finally:
+                    self.connection = None
+                    connection.invalidate()
+                    connection.close()
+                raise
         if durable:
             sync_wal(self.engine)
         self.batches += 1

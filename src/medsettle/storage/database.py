@@ -63,7 +63,7 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.connection.driver_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
-def _writer_lock(engine: Engine) -> threading.RLock | None:
+def writer_lock(engine: Engine) -> threading.RLock | None:
     """SQLite admits one writer at a time, and a waiting writer polls with growing sleeps
     (its busy handler), which leaves the lock idle while waiters sleep. Threads of one process
     queue on this lock instead and so hand the database over at once; other processes still
@@ -90,12 +90,10 @@ def reading(engine: Engine) -> Connection:
 class UnitOfWork:
     """One use case, one transaction: commit explicitly, anything else rolls back."""
 
-    def __init__(self, engine: Engine, *, relaxed: bool = False):
+    def __init__(self, engine: Engine):
         self.engine = engine
         self.connection: Connection | None = None
-        self._lock = _writer_lock(engine)
-        # SQLite: commit without the fsync; the caller syncs the WAL itself (storage/committer)
-        self._relaxed = relaxed and self._lock is not None
+        self._lock = writer_lock(engine)
 
     def __enter__(self) -> UnitOfWork:
         from .repository import Repository
@@ -104,8 +102,6 @@ class UnitOfWork:
             self._lock.acquire()
         try:
             self.connection = self.engine.connect()
-            if self._relaxed:  # SQLite refuses to change it inside a transaction
-                self.connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
             self._transaction = self.connection.begin()
         except BaseException:
             if self.connection is not None:
@@ -123,8 +119,6 @@ class UnitOfWork:
             if self._transaction.is_active:
                 self._transaction.rollback()
         finally:
-            if self._relaxed:
-                self.connection.connection.driver_connection.execute("PRAGMA synchronous=FULL")
             self.connection.close()
             self.connection = None
             if self._lock is not None:
