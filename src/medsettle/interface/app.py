@@ -6,15 +6,15 @@ idempotent message service and renders the national envelope. It computes no mon
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlalchemy import Engine
@@ -150,7 +150,10 @@ class NationalInterface:
     def __init__(self, app, engine: Engine):
         self.app, self.engine = app, engine
         self.echo = os.environ.get("MEDSETTLE_BENCH_ECHO") == "1"
-        self.limiter: anyio.CapacityLimiter | None = None  # made in the event loop
+        # the database calls block: they run on these threads, off the event loop
+        self.threads = ThreadPoolExecutor(
+            max_workers=messages.parallel(engine), thread_name_prefix="medsettle-message"
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -178,13 +181,9 @@ class NationalInterface:
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         received = fmt_time(china_now())
-        # the database calls block: run them off the event loop
-        if self.limiter is None:
-            self.limiter = anyio.CapacityLimiter(messages.parallel(self.engine))
-        status, answer = await anyio.to_thread.run_sync(
-            work, self.engine, headers, b"".join(chunks), path_infno, received,
-            limiter=self.limiter,
-        )  # fmt: skip
+        status, answer = await asyncio.get_running_loop().run_in_executor(
+            self.threads, work, self.engine, headers, b"".join(chunks), path_infno, received
+        )
         body = dumps_bytes(answer)
         await send(
             {
