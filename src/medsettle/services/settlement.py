@@ -27,8 +27,9 @@ from .visits import check_eligibility, load_open_visit, load_visit
 SUM_FIELDS = ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
 
 
-def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any]):
-    visit = load_open_visit(repo, ctx, data["mdtrt_id"], data["psn_no"])
+def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any], visit=None):
+    if visit is None:
+        visit = load_open_visit(repo, ctx, data["mdtrt_id"], data["psn_no"])
     if data.get("insutype") and data["insutype"] != visit.insutype:
         raise fail(
             ErrCode.BAD_REQUEST,
@@ -82,7 +83,10 @@ def settle(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[str
     """2207 门诊结算."""
     visit = load_open_visit(repo, ctx, data["mdtrt_id"], data["psn_no"])
     repo.lock_person(visit.psn_no, visit.insutype)
-    visit, insurance, found, lines, sums = _prepare(repo, ctx, data)
+    # PostgreSQL: read the visit again under the person's lock (a settlement of the same visit
+    # may have committed meanwhile); SQLite's single writer has seen the last commit already
+    again = None if repo.is_postgres else visit
+    visit, insurance, found, lines, sums = _prepare(repo, ctx, data, again)
     calc = _calculate(repo, visit, insurance, found, sums, data.get("acct_used_flag") == "1")
     setl_id = new_id("ST", ctx.now)
     answer = render(calc, visit, insurance, ctx, setl_id=setl_id, setl_time=ctx.now, data=data)
