@@ -113,8 +113,13 @@ def cmd_serve(args) -> int:
         MEDSETTLE_LOG_LEVEL=args.log_level,
         MEDSETTLE_REVEAL_OTP="1" if args.demo else "",
     )
-    uvicorn.run("medsettle.cli:worker_app", factory=True, workers=args.workers, **common)
-    return 0
+    from medsettle.serving import Supervisor, reuse_port_available
+
+    if not reuse_port_available():  # no SO_REUSEPORT here: uvicorn's shared socket
+        uvicorn.run("medsettle.cli:worker_app", factory=True, workers=args.workers, **common)
+        return 0
+    host, port = common.pop("host"), common.pop("port")
+    return Supervisor(host, port, args.workers, common).run()
 
 
 def worker_app():

@@ -1,0 +1,143 @@
+"""``medsettle serve --workers 2`` on SQLite, as a real process: the connections of many
+counters are spread over both workers (a socket per worker, SO_REUSEPORT), a worker that dies
+is replaced, and SIGTERM stops the supervisor and every worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from crashload import ServerProcess
+
+from medsettle.serving import reuse_port_available
+
+pytestmark = pytest.mark.skipif(not reuse_port_available(), reason="no SO_REUSEPORT here")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:  # the parent's pid
+                found.append(int(entry.name))
+    return found
+
+
+def workers_of(server: ServerProcess) -> list[int]:
+    """The worker processes: children of the supervisor that listen on the port."""
+    return [pid for pid in children(server.process.pid) if listening_inodes(pid, server.port)]
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def tcp_sockets(port: int, state: str) -> set[str]:
+    """Inodes of TCP sockets on local ``port`` in ``state`` (01 established, 0A listening)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == state:
+                found.add(parts[9])
+    return found
+
+
+def listening_inodes(pid: int, port: int) -> set[str]:
+    try:
+        return socket_inodes(pid) & tcp_sockets(port, "0A")
+    except OSError:
+        return set()
+
+
+@pytest.fixture
+def server(tmp_path):
+    process = ServerProcess(f"sqlite:///{tmp_path / 'serving.db'}", tmp_path, workers=2)
+    process.start()
+    yield process
+    process.stop()
+
+
+def two_workers(server: ServerProcess, without: tuple[int, ...] = ()) -> list[int] | None:
+    found = workers_of(server)
+    return found if len(found) == 2 and not set(without) & set(found) else None
+
+
+def wait_for(condition, seconds: float = 30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_connections_are_spread_over_both_workers(server):
+    """16 counters connect the moment the server first answers (as a HIS does at the start of
+    the day) and keep their connections: they must not all land on the first worker up."""
+    connections = [socket.socket() for _ in range(16)]
+    for c in connections:  # all at once, not one after the other
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", server.port))
+    for c in connections:
+        c.setblocking(True)
+    try:
+        for c in connections:  # one keep-alive request each: the connection is accepted
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        for c in connections:
+            c.settimeout(30)
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        workers = wait_for(lambda: two_workers(server))
+        established = tcp_sockets(server.port, "01")
+        per_worker = {pid: len(socket_inodes(pid) & established) for pid in workers}
+        assert sum(per_worker.values()) == 16, per_worker
+        assert all(count > 0 for count in per_worker.values()), per_worker  # not all on one
+    finally:
+        for c in connections:
+            c.close()
+
+
+def test_a_worker_that_dies_is_replaced(server):
+    workers = wait_for(lambda: two_workers(server))
+    os.kill(workers[0], signal.SIGKILL)
+    replaced = wait_for(lambda: two_workers(server, without=(workers[0],)))
+    assert workers[1] in replaced
+    with httpx.Client(timeout=5) as http:
+        for _ in range(8):  # every new connection is answered, by either worker
+            assert (
+                http.get(f"{server.base}/ready", headers={"Connection": "close"}).status_code == 200
+            )
+
+
+def test_sigterm_stops_the_supervisor_and_every_worker(server):
+    workers = wait_for(lambda: two_workers(server))
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=40) == 0
+    for pid in workers:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.base}/health", timeout=2)
