@@ -115,8 +115,10 @@ def run(
             if attempt == 2:
                 raise
         except OperationalError as exc:
-            # PostgreSQL deadlock/serialisation failure: retry the whole unit of work
-            if attempt == 2 or "deadlock" not in str(exc).lower():
+            # PostgreSQL deadlock/serialisation failure, or a connection the server dropped
+            # (restarted, idle timeout): nothing was committed, run the whole unit of work again
+            again = exc.connection_invalidated or "deadlock" in str(exc).lower()
+            if attempt == 2 or not again:
                 raise
     raise AssertionError("unreachable")
 
