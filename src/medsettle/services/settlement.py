@@ -60,13 +60,18 @@ def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any], visit=Non
 def _calculate(repo: Repository, visit, insurance, found, sums, use_account: bool) -> Calculation:
     rule = found.rule
     year = visit.begntime.year
+    deductible = repo.totals(visit.psn_no, visit.insutype, year, rule.deductible_scope)
+    if rule.cap_scope == rule.deductible_scope:
+        cap = deductible  # one scope, one read (the totals are an immutable record)
+    else:
+        cap = repo.totals(visit.psn_no, visit.insutype, year, rule.cap_scope)
     return calculate(
         rule=rule,
         insutype=visit.insutype,
         reduction=found.reduction,
         sums=sums,
-        deductible_totals=repo.totals(visit.psn_no, visit.insutype, year, rule.deductible_scope),
-        cap_totals=repo.totals(visit.psn_no, visit.insutype, year, rule.cap_scope),
+        deductible_totals=deductible,
+        cap_totals=cap,
         account_balance=repo.account_balance(visit.psn_no),
         use_account=use_account and visit.insutype == Insutype.EMPLOYEE,
     )
