@@ -226,3 +226,26 @@ def test_a_nonce_older_than_the_window_may_come_back(platform):
         uow.commit()
     accepted(query(his, signed(his, nonce=nonce)))
     auth_failed(query(his, signed(his, nonce=nonce)), "x-tif-nonce")  # and now it counts again
+
+
+def test_a_nonce_refused_by_the_business_stays_spent_and_nothing_else_is_kept(platform):
+    """A message admitted and then refused by its handler (here 2201 for an unknown person) is
+    rolled back and its admission committed again alone: the nonce stays spent, no visit."""
+    from sqlalchemy import func, select
+
+    from medsettle.storage.schema import visits
+
+    his = platform.his(SHANGHAI_HOSPITAL)
+    headers = signed(his)
+    unknown = {
+        "data": {
+            "psn_no": "65320099999999999999",
+            "insutype": "390",
+            "begntime": "2026-03-02 09:00:00",
+        }
+    }
+    refused = answer_of(his.post(his.envelope("2201", unknown), headers=headers))
+    assert refused["infcode"] == -1 and refused["err_code"] == "PERSON_NOT_FOUND", refused
+    auth_failed(query(his, headers), "x-tif-nonce")  # the same nonce: spent
+    with platform.engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(visits)).scalar() == 0

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from medsettle.domain.errors import DomainError, ErrCode, fail
 from medsettle.jsonio import canonical, dumps, loads
 from medsettle.storage.committer import CommitThenRaise, transact
-from medsettle.storage.database import Savepoint, UnitOfWork, is_sqlite
+from medsettle.storage.database import UnitOfWork, is_sqlite
 from medsettle.storage.repository import Repository
 
 from . import settlement, visits
@@ -53,6 +53,14 @@ def stored_answer(
 Admit = Callable[[Repository], CallContext]
 
 
+class _Refused(Exception):  # noqa: N818 - an instruction, not an error
+    """The business refused the message: undo the whole unit of work, admission included."""
+
+    def __init__(self, error: DomainError):
+        super().__init__(str(error))
+        self.error = error
+
+
 def run(
     engine: Engine,
     admit: Admit,
@@ -65,8 +73,10 @@ def run(
 
     ``admit`` authenticates the caller and spends the request's nonce in this transaction; when
     it refuses, nothing is kept. A request admitted but refused (``refusal``, found while
-    parsing, or raised by the handler) keeps only the admission: the nonce stays spent. Else the
-    answer is the stored one for this msgid, or the handler's new one stored with its effect.
+    parsing, or raised by the handler) keeps only the admission: the nonce stays spent (a
+    refusal by the handler rolls the message back and commits its admission again, alone). Else
+    the answer is the stored one for this msgid, or the handler's new one stored with its
+    effect.
 
     What writes only the spent nonce — a refusal, an answer replayed from storage — is committed
     without waiting for the disk: a power loss could forget the nonce, and the same signed
@@ -85,21 +95,31 @@ def run(
         if refusal is not None:
             repo.relax_commit()
             raise CommitThenRaise(refusal)
-        business = Savepoint(repo.c)
         try:
             output, fresh = _answer(repo, ctx, input_text, handler, parsed)
         except DomainError as refused:
-            business.rollback()
-            repo.relax_commit()
-            raise CommitThenRaise(refused) from None
-        business.commit()
+            raise _Refused(refused) from None  # the unit of work is rolled back, nonce and all
         if not fresh:
             repo.relax_commit()
         return output
 
+    def keep_admission(refused: DomainError) -> Callable[[Repository], Any]:
+        def again(repo: Repository):
+            admitted.append(admit(repo))
+            repo.relax_commit()
+            raise CommitThenRaise(refused)
+
+        return again
+
     for attempt in range(3):
         try:
-            return transact(engine, work)
+            try:
+                return transact(engine, work)
+            except _Refused as business:
+                # refusals are rare: rather than a savepoint around every message's business
+                # (two statements each), a refused one is admitted again alone and kept
+                transact(engine, keep_admission(business.error))
+                raise AssertionError("unreachable") from None
         except DomainError as refused:
             if refused is refusal or refused.code == ErrCode.AUTH_FAILED:
                 raise
