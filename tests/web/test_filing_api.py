@@ -140,3 +140,8 @@ def test_change_and_cancel_through_the_api(api):
     assert any(f["id"] == created["id"] and f["status"] == "cancelled" for f in listed)
     # another person's filing is invisible
     assert http.get("/api/v1/filings/1", headers=auth).status_code == 404
+    # ids beyond a 64-bit integer (or not positive) are no filing, on both databases
+    for beyond in (2**63, 2**64 + 1, 0, -(2**63) - 1):
+        assert http.get(f"/api/v1/filings/{beyond}", headers=auth).status_code == 404, beyond
+        cancel = http.post(f"/api/v1/filings/{beyond}/cancel", json={}, headers=auth)
+        assert cancel.status_code in (404, 422) and cancel.status_code != 500, beyond

@@ -34,6 +34,8 @@ class PageQueries:
         return rows.filing(row) if row else None
 
     def filing_row(self, filing_id: int):
+        if not 0 < filing_id < 2**63:  # no such row, and beyond what either database can bind
+            return None
         return self.c.execute(select(filings).where(filings.c.id == filing_id)).first()
 
     def filing_rows_of(self, psn_no: str):
