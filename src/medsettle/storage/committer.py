@@ -136,18 +136,16 @@ class GroupCommitter:
                     savepoint = Savepoint(connection)
                     repo.relaxed = False
                     try:
-                        value = work(repo)
+                        outcome = (True, work(repo))
                     except CommitThenRaise as keep:
-                        savepoint.commit()
-                        outcomes.append((False, keep.error))
-                        durable = durable or not repo.relaxed
+                        outcome = (False, keep.error)
                     except BaseException as exc:  # noqa: BLE001 - it fails alone
                         savepoint.rollback()  # and leaves nothing to keep
                         outcomes.append((False, exc))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((True, value))
-                        durable = durable or not repo.relaxed
+                        continue
+                    savepoint.commit()
+                    outcomes.append(outcome)
+                    durable = durable or not repo.relaxed
                 transaction.commit()
             except BaseException:
                 # a failed commit or a broken connection: start the next batch afresh

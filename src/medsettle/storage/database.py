@@ -60,10 +60,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection):
-        # straight to the driver: it runs once per transaction, on the hot path. A reading
-        # connection (``reading(engine)``) begins DEFERRED and never waits for the writer.
-        reading = connection.get_execution_options().get("medsettle_reading")
-        connection.connection.driver_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
+        # straight to the driver: it runs once per transaction, on the hot path
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def writer_lock(engine: Engine) -> threading.RLock | None:
@@ -82,12 +80,6 @@ def writer_lock(engine: Engine) -> threading.RLock | None:
 
 _writer_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
-
-
-def reading(engine: Engine) -> Connection:
-    """A connection for one read outside any unit of work (``with reading(engine) as c``): on
-    SQLite it reads the last committed state beside the writer (WAL) instead of queueing."""
-    return engine.connect().execution_options(medsettle_reading=True)
 
 
 class UnitOfWork:
@@ -132,11 +124,6 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self._transaction.rollback()
-
-    def savepoint(self) -> Savepoint:
-        """A nested transaction: its ``rollback()`` undoes only what followed it."""
-        assert self.connection is not None
-        return Savepoint(self.connection)
 
 
 def sync_wal(engine: Engine) -> None:

@@ -38,10 +38,11 @@ class _Compiled:
             bind = by_name[name]
             process = _bind_processor(bind.type, dialect)
             self.params.append((name, process, _fallback(statement, name, bind, keys)))
+        self.names = [p[0] for p in self.params]
         if self.positional:
             self.order = names
         # the parameters in the driver's order, each once: the list is built straight away
-        self.in_order = not self.positional or names == [p[0] for p in self.params]
+        self.in_order = not self.positional or names == self.names
 
     def values(self, given: dict[str, Any]):
         ordered = []
@@ -53,9 +54,9 @@ class _Compiled:
         if self.positional:
             if self.in_order:
                 return ordered
-            out = dict(zip([p[0] for p in self.params], ordered, strict=True))
+            out = dict(zip(self.names, ordered, strict=True))
             return [out[name] for name in self.order]
-        return dict(zip([p[0] for p in self.params], ordered, strict=True))
+        return dict(zip(self.names, ordered, strict=True))
 
 
 _MISSING = object()
