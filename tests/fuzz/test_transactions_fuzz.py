@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from his import ENDPOINT, His
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenarios import (
@@ -42,7 +43,6 @@ from medsettle.interface.auth import sign_headers
 from medsettle.interface.limits import MAX_BODY, MAX_DEPTH, MAX_FEE_LINES, MAX_STMT_DETAILS
 from medsettle.interface.transactions import TRANSACTIONS
 
-ENDPOINT = "/fsi/api/rsfComIfsService/callService"
 GUANGZHOU = "H44010600001"
 RAYILA = "65320000000000000008"  # M04000 certification expired: 2503 renews it
 SUMS = dict(
@@ -141,6 +141,7 @@ class Caller:
     def __init__(self, platform, code: str = SHANGHAI_HOSPITAL):
         self.platform, self.code = platform, code
         self.secret = platform.secret(code)
+        self.his = His(platform.http, code, self.secret)  # the envelope every test HIS sends
         self.serial = 0
 
     def msgid(self) -> str:
@@ -148,25 +149,7 @@ class Caller:
         return f"FZ{time.time_ns() % 10**12:012d}{self.serial:08d}"
 
     def envelope(self, infno: str, input_: Any, **overrides) -> dict:
-        body = {
-            "infno": infno,
-            "msgid": self.msgid(),
-            "mdtrtarea_admvs": "",
-            "insuplc_admdvs": "653200",
-            "recer_sys_code": "HIS",
-            "signtype": "",
-            "infver": "V1.0",
-            "opter_type": "1",
-            "opter": "001",
-            "opter_name": "收费员",
-            "inf_time": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "fixmedins_code": self.code,
-            "fixmedins_name": "",
-            "sign_no": "",
-            "input": input_,
-        }
-        body.update(overrides)
-        return body
+        return self.his.envelope(infno, input_, self.msgid(), **overrides)
 
     def post(self, body: bytes | str) -> tuple[int, dict]:
         raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body

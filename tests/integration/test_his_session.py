@@ -4,16 +4,11 @@ the figures of settlement.md's worked examples."""
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import subprocess
-import sys
-import time
 from decimal import Decimal
 
 import httpx
 import pytest
+from crashload import ServerProcess
 from his import His
 from scenarios import (
     BEIJING_HOSPITAL,
@@ -27,64 +22,20 @@ from scenarios import (
     upload,
 )
 
-SECRET_LINE = re.compile(r"^\s+(H\d{11})\s+(\S+)$")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def server(db_url, tmp_path):
     """`medsettle serve --demo` in its own process; yields (base URL, {code: secret})."""
-    port = free_port()
-    log = open(tmp_path / "server.log", "w+")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "medsettle.cli",
-            "serve",
-            "--demo",
-            "--port",
-            str(port),
-            "--db",
-            db_url,
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    base = f"http://127.0.0.1:{port}"
+    process = ServerProcess(db_url, tmp_path, ready_timeout=60)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"server did not start:\n{log.read()}")
-            time.sleep(0.2)
-        log.seek(0)
-        secrets = {
-            m.group(1): m.group(2) for m in map(SECRET_LINE.match, log.read().splitlines()) if m
-        }
+        process.start(demo=True)
+        secrets = process.demo_secrets()
         assert SHANGHAI_HOSPITAL in secrets and BEIJING_HOSPITAL in secrets, (
             "demo secrets were not printed"
         )
-        yield base, secrets
+        yield process.base, secrets
     finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+        process.stop()
 
 
 def d(text: str) -> Decimal:
