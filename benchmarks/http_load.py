@@ -201,16 +201,19 @@ def percentile(values: list[float], q: float) -> float:
 async def drive(
     base: str, secret: str, counters: int, visits: int, people: list[str], usage
 ) -> tuple[dict, dict, dict, float]:
-    """One run: the visits, then the same number of requests as sign-ins (9001) and as bare
-    echoes. Answers (timings, seconds per phase, the limits' timings, server CPU of the visits)."""
+    """One run: a warm-up visit per counter, the visits, then the same number of requests as
+    sign-ins (9001) and as bare echoes. Answers (timings, seconds per phase, the limits' timings, server CPU of the visits)."""
     host, port = base.removeprefix("http://").split(":")
     links = [Connection(host, int(port)) for _ in range(counters)]
     per = len(people) // counters
     timings: dict[str, list[float]] = {}
     crews = [
-        Counter(links[i], secret, people[i * per : (i + 1) * per], timings)
-        for i in range(counters)
+        Counter(links[i], secret, people[i * per : (i + 1) * per], timings) for i in range(counters)
     ]
+    # a warm-up visit per counter, not timed: connections open, server threads started, the
+    # writer's statements compiled — as at a counter that has been open since the morning
+    await asyncio.gather(*(c.run(1) for c in crews))
+    timings.clear()
     cpu = usage()
     started = time.perf_counter()
     await asyncio.gather(*(c.run(visits // counters) for c in crews))
@@ -271,7 +274,11 @@ def prepare(work: Path, url: str, people_count: int) -> tuple[dict, str, list[st
 def start_server(env: dict, work: Path, url: str, workers: int, profile: str | None = None):
     """``medsettle serve`` on a free port, ready: (process, base URL)."""
     port = free_port()
-    spy = ["py-spy", "record", "--rate", "400", "--format", "raw", "-o", profile, "--"] if profile else []
+    spy = (
+        ["py-spy", "record", "--rate", "400", "--format", "raw", "-o", profile, "--"]
+        if profile
+        else []
+    )
     server = subprocess.Popen(
         [*spy, sys.executable, "-m", "medsettle.cli", "serve", "--port", str(port), "--db", url,
          "--log-level", "warning", "--workers", str(workers)],

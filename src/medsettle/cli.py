@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from medsettle import __version__
-from medsettle.storage.database import database_url, make_engine
+from medsettle.storage.database import database_url, is_sqlite, make_engine
 from medsettle.storage.migrate import upgrade
 
 
@@ -119,7 +119,8 @@ def cmd_serve(args) -> int:
         uvicorn.run("medsettle.cli:worker_app", factory=True, workers=args.workers, **common)
         return 0
     host, port = common.pop("host"), common.pop("port")
-    return Supervisor(host, port, args.workers, common).run()
+    writer_url = database_url(args.db) if is_sqlite(engine) else None
+    return Supervisor(host, port, args.workers, common, writer_url).run()
 
 
 def worker_app():
@@ -132,7 +133,14 @@ def worker_app():
         os.environ["MEDSETTLE_LOG_LEVEL"],
         reveal_otp=os.environ.get("MEDSETTLE_REVEAL_OTP") == "1",
     )
-    return logs.AccessLog(create_app(make_engine(os.environ["MEDSETTLE_DB"])))
+    engine = make_engine(os.environ["MEDSETTLE_DB"])
+    writer = os.environ.get("MEDSETTLE_WRITER")
+    if writer and is_sqlite(engine):  # serve --workers N on SQLite: see storage/writer.py
+        from medsettle.storage.committer import hand_writes_to
+        from medsettle.storage.writer import WriterClient
+
+        hand_writes_to(engine, WriterClient(engine, writer))
+    return logs.AccessLog(create_app(engine))
 
 
 def cmd_clearing_run(args) -> int:

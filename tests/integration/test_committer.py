@@ -125,7 +125,7 @@ def test_the_sqlite_writer_commits_relaxed_and_leaves_its_connection_durable(sql
     transact(engine, look)
     assert seen == [1]  # NORMAL
     writer = committer._committers[engine]
-    writer._close_connection()  # what the idle writer does when it leaves
+    writer.close()  # what the idle writer does when it leaves
     for _ in range(3):  # whichever pooled connection comes next
         with engine.connect() as c:
             assert c.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
@@ -142,14 +142,14 @@ def test_sqlite_a_batch_skips_the_fsync_only_when_every_call_in_it_is_relaxed(
 
     def sync_and_count(e):
         real_sync(e)
-        synced.append(committer._committers[e].batches)  # batches done before this one
+        synced.append(committer._committers[e].batches)  # batches committed, this one included
 
     monkeypatch.setattr(committer, "sync_wal", sync_and_count)
 
     transact(engine, relaxed("alone-relaxed"))
     assert synced == []
     transact(engine, spend("alone-durable"))
-    assert synced == [1]  # the second batch
+    assert synced == [2]  # the second batch
 
     # hold the writer with one call while a relaxed and a durable call queue behind it
     holding, release = threading.Event(), threading.Event()
@@ -175,7 +175,7 @@ def test_sqlite_a_batch_skips_the_fsync_only_when_every_call_in_it_is_relaxed(
     for t in threads:
         t.join(timeout=30)
     # the relaxed holder's batch: no flush; the mixed batch of the other two: one flush
-    assert synced == [1, 3]
+    assert synced == [2, 4]
     assert writer.batches == 4
     assert stored(engine) == {
         "alone-relaxed",
@@ -195,7 +195,7 @@ def test_sync_wal_flushes_the_log_of_a_relaxed_commit(sqlite_engine):
     wal = f"{engine.url.database}-wal"
     assert os.path.getsize(wal) > 0
     sync_wal(engine)  # raises if the log cannot be opened or flushed
-    committer._committers[engine]._close_connection()
+    committer._committers[engine].close()
     engine.dispose()  # the last connection closes: SQLite checkpoints and removes the log
     assert not os.path.exists(wal)
     sync_wal(engine)

@@ -141,3 +141,52 @@ def test_sigterm_stops_the_supervisor_and_every_worker(server):
         )
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{server.base}/health", timeout=2)
+
+
+def writer_of(server: ServerProcess) -> int | None:
+    """The writer process: the supervisor's child that holds the writer's Unix socket."""
+    writer_sockets = {
+        line.split()[6]
+        for line in Path("/proc/net/unix").read_text().splitlines()[1:]
+        if line.endswith("/writer.sock")
+    }
+    found = []
+    for pid in children(server.process.pid):
+        try:
+            if socket_inodes(pid) & writer_sockets:
+                found.append(pid)
+        except OSError:
+            continue
+    return found[0] if len(found) == 1 else None
+
+
+def test_the_workers_write_through_the_writer_process_which_is_restarted(tmp_path):
+    """On SQLite the workers hand their messages to one writer process; a settlement goes
+    through it, and a writer that dies is replaced while the workers go on answering."""
+    from his import His
+    from scenarios import SHANGHAI_HOSPITAL
+
+    from .test_his_session import run_example1
+
+    server = ServerProcess(f"sqlite:///{tmp_path / 'writer.db'}", tmp_path, workers=2)
+    server.start(demo=True)
+    try:
+        secrets = server.demo_secrets()
+        writer = wait_for(lambda: writer_of(server))
+        before = cpu_seconds(writer)
+        with httpx.Client(base_url=server.base, timeout=30) as http:
+            his = His(http, SHANGHAI_HOSPITAL, secrets[SHANGHAI_HOSPITAL])
+            run_example1(his)  # the first worked example, settled to the fen
+            assert cpu_seconds(writer) > before  # the writer did the work
+            os.kill(writer, signal.SIGKILL)
+            replaced = wait_for(lambda: (w := writer_of(server)) and w != writer and w)
+            assert replaced != writer
+            for _ in range(4):  # messages are answered by whichever writes
+                his.ok("9001", {"signIn": {"opter_no": "001"}})
+    finally:
+        server.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -43,6 +43,9 @@ class DomainError(Exception):
         super().__init__(f"{code}: {message}")
         self.refusal = Refusal(code, message)
 
+    def __reduce__(self):  # crosses to the writer process and back (storage/writer.py)
+        return (type(self), (self.refusal.code, self.refusal.message))
+
     @property
     def code(self) -> ErrCode:
         return self.refusal.code

@@ -13,6 +13,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,7 +25,7 @@ from medsettle.jsonio import dumps_bytes, loads
 from medsettle.services import messages
 from medsettle.services.context import CallContext, china_now, fmt_time, new_id
 
-from .auth import admit, read_headers
+from .auth import Credentials, admit, read_headers
 from .fields import Obj, Text, When, bad
 from .limits import MAX_BODY, RequestLimits
 from .transactions import TRANSACTIONS, names_person, parse_input
@@ -213,23 +214,7 @@ def handle(
         envelope = request.envelope
         msgid = envelope["msgid"] if envelope else ""
 
-        def admit_caller(repo) -> CallContext:
-            institution = admit(repo, creds, now, epoch)
-            if envelope is None:
-                return CallContext(institution=institution, msgid="", infno="", now=now)
-            if envelope["fixmedins_code"] != institution.fixmedins_code:
-                raise DomainError(
-                    ErrCode.AUTH_FAILED, "身份认证失败：报文fixmedins_code与x-tif-paasid不一致"
-                )
-            return CallContext(
-                institution=institution,
-                msgid=msgid,
-                infno=envelope["infno"],
-                now=now,
-                insuplc_admdvs=envelope.get("insuplc_admdvs") or "",
-                opter=envelope.get("opter") or "",
-            )
-
+        admit_caller = Admission(creds, envelope, now, epoch)
         if request.refusal is not None:
             messages.run(engine, admit_caller, None, None, None, request.refusal)
             raise AssertionError("unreachable")
@@ -251,6 +236,35 @@ def handle(
             "err_code": "INTERNAL_ERROR",
             "err_msg": "平台内部错误，交易未完成，可使用相同msgid重试",
         }
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Authenticate the caller and spend its nonce (``auth.admit``), then check that the
+    envelope's institution is the caller: the first step of a message's unit of work."""
+
+    creds: Credentials
+    envelope: dict[str, Any] | None
+    now: datetime
+    epoch: float
+
+    def __call__(self, repo) -> CallContext:
+        institution = admit(repo, self.creds, self.now, self.epoch)
+        envelope = self.envelope
+        if envelope is None:
+            return CallContext(institution=institution, msgid="", infno="", now=self.now)
+        if envelope["fixmedins_code"] != institution.fixmedins_code:
+            raise DomainError(
+                ErrCode.AUTH_FAILED, "身份认证失败：报文fixmedins_code与x-tif-paasid不一致"
+            )
+        return CallContext(
+            institution=institution,
+            msgid=envelope["msgid"],
+            infno=envelope["infno"],
+            now=self.now,
+            insuplc_admdvs=envelope.get("insuplc_admdvs") or "",
+            opter=envelope.get("opter") or "",
+        )
 
 
 def echo(_engine: Engine, headers: dict[str, str], body: bytes, _infno, received: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -29,11 +30,14 @@ Handler = Callable[[Repository, CallContext, Any], dict[str, Any]]
 VOIDED_MARK = "__voided__"
 
 
-def stored_answer(
-    repo: Repository, ctx: CallContext, input_text: str
-) -> orjson.Fragment | None:
+def stored_answer(repo: Repository, ctx: CallContext, input_text: str) -> orjson.Fragment | None:
     """The answer stored for this message's msgid, as its JSON text, or None; refuses a msgid
     voided or used by another transaction."""
+    text = _stored_text(repo, ctx, input_text)
+    return None if text is None else orjson.Fragment(text)
+
+
+def _stored_text(repo: Repository, ctx: CallContext, input_text: str) -> str | None:
     row = repo.message(ctx.fixmedins_code, ctx.msgid)
     if row is None:
         return None
@@ -47,7 +51,7 @@ def stored_answer(
             ErrCode.DUPLICATE_MSGID,
             f"报文msgid={ctx.msgid}已用于另一笔交易（交易编号{row.infno}），请使用新的msgid",
         )
-    return orjson.Fragment(row.output)
+    return row.output
 
 
 Admit = Callable[[Repository], CallContext]
@@ -56,9 +60,48 @@ Admit = Callable[[Repository], CallContext]
 class _Refused(Exception):  # noqa: N818 - an instruction, not an error
     """The business refused the message: undo the whole unit of work, admission included."""
 
-    def __init__(self, error: DomainError):
-        super().__init__(str(error))
-        self.error = error
+    def __init__(self, error: DomainError, ctx: CallContext):
+        super().__init__(error, ctx)
+        self.error, self.ctx = error, ctx
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One message's unit of work: admit the caller, then answer from storage or run the
+    handler and store its answer. Plain data, so that ``serve --workers N`` on SQLite can hand
+    it to the writer process (``storage/writer.py``); it returns the answer's JSON text."""
+
+    admit: Admit
+    input_text: str
+    handler: Handler | None
+    parsed: Any
+    refusal: DomainError | None
+
+    def __call__(self, repo: Repository) -> str:
+        ctx = self.admit(repo)
+        if self.refusal is not None:
+            repo.relax_commit()
+            raise CommitThenRaise(self.refusal)
+        try:
+            output, fresh = _answer(repo, ctx, self.input_text, self.handler, self.parsed)
+        except DomainError as refused:
+            raise _Refused(refused, ctx) from None  # rolled back, nonce and all
+        if not fresh:
+            repo.relax_commit()
+        return output
+
+
+@dataclass(frozen=True)
+class KeepAdmission:
+    """A message the business refused, admitted again alone: the nonce stays spent."""
+
+    admit: Admit
+    refused: DomainError
+
+    def __call__(self, repo: Repository) -> None:
+        self.admit(repo)
+        repo.relax_commit()
+        raise CommitThenRaise(self.refused)
 
 
 def run(
@@ -83,50 +126,30 @@ def run(
     request, if replayed within its 300 seconds, would again get only the refusal or the stored
     answer (``Repository.relax_commit``).
 
-    The answer is the JSON text stored for the msgid (an ``orjson.Fragment``, written into the
-    envelope as it is).
+    ``admit``, ``handler`` and ``parsed`` must be plain data (picklable): on SQLite with several
+    server processes the unit of work runs in the writer process. The answer is the JSON text
+    stored for the msgid (an ``orjson.Fragment``, written into the envelope as it is).
     """
     input_text = canonical(raw_input) if refusal is None else ""
-    admitted: list[CallContext] = []
-
-    def work(repo: Repository) -> orjson.Fragment:
-        ctx = admit(repo)
-        admitted.append(ctx)
-        if refusal is not None:
-            repo.relax_commit()
-            raise CommitThenRaise(refusal)
-        try:
-            output, fresh = _answer(repo, ctx, input_text, handler, parsed)
-        except DomainError as refused:
-            raise _Refused(refused) from None  # the unit of work is rolled back, nonce and all
-        if not fresh:
-            repo.relax_commit()
-        return output
-
-    def keep_admission(refused: DomainError) -> Callable[[Repository], Any]:
-        def again(repo: Repository):
-            admitted.append(admit(repo))
-            repo.relax_commit()
-            raise CommitThenRaise(refused)
-
-        return again
-
+    work = Answer(admit, input_text, handler, parsed, refusal)
+    ctx: CallContext | None = None  # the caller, once admitted and refused by the business
     for attempt in range(3):
         try:
             try:
-                return transact(engine, work)
+                return orjson.Fragment(transact(engine, work))
             except _Refused as business:
                 # refusals are rare: rather than a savepoint around every message's business
                 # (two statements each), a refused one is admitted again alone and kept
-                transact(engine, keep_admission(business.error))
+                ctx = business.ctx
+                transact(engine, KeepAdmission(admit, business.error))
                 raise AssertionError("unreachable") from None
         except DomainError as refused:
-            if refused is refusal or refused.code == ErrCode.AUTH_FAILED:
+            if ctx is None or refusal is not None or refused.code == ErrCode.AUTH_FAILED:
                 raise
             # A refusal may come from a twin of this very message that committed meanwhile
             # (same msgid sent twice at once): then its stored answer is the answer.
             with UnitOfWork(engine) as uow:
-                stored = stored_answer(uow.repo, admitted[-1], input_text)
+                stored = stored_answer(uow.repo, ctx, input_text)
             if stored is not None:
                 return stored
             raise
@@ -156,10 +179,10 @@ def parallel(engine: Engine) -> int:
 
 def _answer(
     repo: Repository, ctx: CallContext, input_text: str, handler: Handler, parsed
-) -> tuple[orjson.Fragment, bool]:
+) -> tuple[str, bool]:
     """The stored answer (False), or the handler's new one, stored (True) — as the JSON text
     stored, so the first answer and every replay of it are the same bytes."""
-    stored = stored_answer(repo, ctx, input_text)
+    stored = _stored_text(repo, ctx, input_text)
     if stored is not None:
         return stored, False
     output = handler(repo, ctx, parsed)
@@ -175,7 +198,7 @@ def _answer(
             "voided_by": None,
         }
     )
-    return orjson.Fragment(text), True
+    return text, True
 
 
 def reverse_message(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:

@@ -52,8 +52,12 @@ class CommitThenRaise(Exception):  # noqa: N818 - an instruction, not an error
 
 def transact(engine: Engine, work: Callable[[Any], T]) -> T:
     """Run ``work(repo)`` in one transaction; return its value once committed — on disk,
-    unless the work called ``repo.relax_commit()``."""
+    unless the work called ``repo.relax_commit()``. Where this process hands its writes to a
+    writer process (``storage/writer.py``), ``work`` must be picklable."""
     if is_sqlite(engine):
+        remote = _remote_writers.get(engine)
+        if remote is not None:
+            return remote.transact(work)
         return _submit(engine, work)
     with UnitOfWork(engine) as uow:
         try:
@@ -65,48 +69,20 @@ def transact(engine: Engine, work: Callable[[Any], T]) -> T:
         return value
 
 
-class GroupCommitter:
-    """The single writer thread of one SQLite database in this process."""
+class BatchWriter:
+    """Runs batches of calls on one SQLite database as single transactions: each call in its
+    own savepoint, one commit, one flush of the write-ahead log for all of them. Used by the
+    writer thread of a process (``GroupCommitter``) and by the writer process of
+    ``serve --workers N`` (``storage/writer.py``)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.turn = _WriterTurn(engine.url.database)
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.batches = 0
         self.calls = 0
-        # the writer's own connection, kept while the thread lives: no pool check-out, reset
-        # and synchronous switch per batch; it commits with synchronous=NORMAL (see sync_wal)
+        # the writer's own connection, kept while it lives: no pool check-out, reset and
+        # synchronous switch per batch; it commits with synchronous=NORMAL (see sync_wal)
         self.connection: Connection | None = None
-        thread = threading.Thread(target=self._run, name="medsettle-committer", daemon=True)
-        thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                batch = [self.queue.get(timeout=IDLE_SECONDS)]
-            except queue.Empty:
-                with _guard:
-                    if self.queue.empty():  # idle: leave, and let the engine go
-                        del _committers[self.engine]
-                        self.turn.close()
-                        self._close_connection()
-                        return
-                continue
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit_safely(batch)
-
-    def _commit_safely(self, batch: list[tuple[Callable, Future]]) -> None:
-        try:
-            self._commit(batch)
-        except BaseException as exc:  # noqa: BLE001 - the writer thread must survive
-            log.exception("group commit of %d calls failed", len(batch))
-            for _work, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
 
     def _connect(self) -> Connection:
         if self.connection is None:
@@ -114,7 +90,8 @@ class GroupCommitter:
             self.connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
         return self.connection
 
-    def _close_connection(self) -> None:
+    def close(self) -> None:
+        self.turn.close()
         if self.connection is not None:
             try:
                 self.connection.connection.driver_connection.execute("PRAGMA synchronous=FULL")
@@ -122,17 +99,28 @@ class GroupCommitter:
                 self.connection.close()  # back to the pool, durable again
                 self.connection = None
 
-    def _commit(self, batch: list[tuple[Callable, Future]]) -> None:
+    def run(self, works: list[Callable[[Any], Any]]) -> list[tuple[bool, Any]]:
+        """Each call's outcome, (True, value) or (False, exception), once all are committed
+        and — unless every call was relaxed — on disk. Raises if the commit fails: then none
+        of them is done."""
+        outcomes, durable = self.commit(works)
+        if durable:
+            sync_wal(self.engine)
+        return outcomes
+
+    def commit(self, works: list[Callable[[Any], Any]]) -> tuple[list[tuple[bool, Any]], bool]:
+        """``run`` without the flush: the outcomes, committed, and whether the log must be
+        flushed (``sync_wal``) before any of them is answered."""
         outcomes: list[tuple[bool, Any]] = []
         durable = False
-        # threads of this process that write outside the committer (pages, imports) queue on
+        # threads of this process that write outside the writer (pages, imports) queue on
         # the same lock; other processes' writers take turns on the file lock
         with self.turn, writer_lock(self.engine):
             connection = self._connect()
             transaction = connection.begin()
             try:
                 repo = Repository(connection)
-                for work, _future in batch:
+                for work in works:
                     savepoint = Savepoint(connection)
                     repo.relaxed = False
                     try:
@@ -157,10 +145,47 @@ class GroupCommitter:
                     connection.invalidate()
                     connection.close()
                 raise
-        if durable:
-            sync_wal(self.engine)
         self.batches += 1
-        self.calls += len(batch)
+        self.calls += len(works)
+        return outcomes, durable
+
+
+class GroupCommitter(BatchWriter):
+    """The single writer thread of one SQLite database in this process."""
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        thread = threading.Thread(target=self._run, name="medsettle-committer", daemon=True)
+        thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                batch = [self.queue.get(timeout=IDLE_SECONDS)]
+            except queue.Empty:
+                with _guard:
+                    if self.queue.empty():  # idle: leave, and let the engine go
+                        del _committers[self.engine]
+                        self.close()
+                        return
+                continue
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit_safely(batch)
+
+    def _commit_safely(self, batch: list[tuple[Callable, Future]]) -> None:
+        try:
+            outcomes = self.run([work for work, _future in batch])
+        except BaseException as exc:  # noqa: BLE001 - the writer thread must survive
+            log.exception("group commit of %d calls failed", len(batch))
+            for _work, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
         for (ok, value), (_work, future) in zip(outcomes, batch, strict=True):
             if ok:
                 future.set_result(value)
@@ -195,7 +220,14 @@ class _WriterTurn:
 
 
 _committers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_remote_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
+
+
+def hand_writes_to(engine: Engine, writer: Any) -> None:
+    """From now on this process's ``transact`` calls on ``engine`` run in another process:
+    ``writer.transact(work)`` (``storage/writer.WriterClient``)."""
+    _remote_writers[engine] = writer
 
 
 def _submit(engine: Engine, work: Callable[[Any], T]) -> T:

@@ -1,0 +1,183 @@
+"""The writer process of ``serve --workers N`` on SQLite (storage/writer.py), run here in a
+thread against a real database file: units of work cross a Unix socket and come back as values
+or as the very refusal raised, an answer is sent only after the log is flushed, a process with
+no writer to reach writes itself, and a writer lost mid-message is an error, never a second run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from medsettle.domain.errors import DomainError, ErrCode
+from medsettle.storage import writer as writer_module
+from medsettle.storage.committer import CommitThenRaise
+from medsettle.storage.database import make_engine
+from medsettle.storage.migrate import upgrade
+from medsettle.storage.schema import nonces
+from medsettle.storage.writer import WriterClient, WriterProcess, WriterUnavailable
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A picklable unit of work: spend a nonce, answer it."""
+
+    nonce: str
+    relaxed: bool = False
+
+    def __call__(self, repo):
+        if self.relaxed:
+            repo.relax_commit()
+        assert repo.spend_nonce("H1", self.nonce, 2_000_000_000, 0)
+        return f"spent {self.nonce}"
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Spend a nonce, keep it, and refuse."""
+
+    nonce: str
+
+    def __call__(self, repo):
+        repo.spend_nonce("H1", self.nonce, 2_000_000_000, 0)
+        raise CommitThenRaise(DomainError(ErrCode.VISIT_STATE, "就诊已结算，不能重复结算"))
+
+
+@dataclass(frozen=True)
+class Fail:
+    nonce: str
+
+    def __call__(self, repo):
+        repo.spend_nonce("H1", self.nonce, 2_000_000_000, 0)
+        raise DomainError(ErrCode.PERSON_NOT_FOUND, "未找到人员psn_no=X")
+
+
+def stored(engine) -> set[str]:
+    with engine.connect() as c:
+        return {r.nonce for r in c.execute(select(nonces.c.nonce))}
+
+
+@pytest.fixture
+def database(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'writer.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def writer(database, tmp_path):
+    """A writer process's loop in a thread of this one, on its own engine of the same file."""
+    path = str(tmp_path / "writer.sock")
+    process = WriterProcess(make_engine(str(database.url)), path)
+    thread = threading.Thread(target=process.serve, daemon=True)
+    thread.start()
+    yield process
+    process.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_unit_of_work_runs_in_the_writer_and_its_value_comes_back(database, writer):
+    client = WriterClient(database, writer.path)
+    assert client.transact(Spend("n-1")) == "spent n-1"
+    assert stored(database) == {"n-1"}
+    assert writer.writer.calls == 1  # it ran there, not here
+
+
+def test_a_refusal_comes_back_as_itself_and_what_it_kept_is_kept(database, writer):
+    client = WriterClient(database, writer.path)
+    with pytest.raises(DomainError) as refused:
+        client.transact(Refuse("kept"))
+    assert refused.value.code == ErrCode.VISIT_STATE
+    assert refused.value.message == "就诊已结算，不能重复结算"
+    with pytest.raises(DomainError) as failed:
+        client.transact(Fail("rolled-back"))
+    assert failed.value.code == ErrCode.PERSON_NOT_FOUND
+    assert stored(database) == {"kept"}  # the failing one left nothing
+
+
+def test_concurrent_messages_share_commits_and_a_failure_fails_alone(database, writer):
+    client = WriterClient(database, writer.path)
+    results: dict[str, object] = {}
+
+    def run(name, work):
+        try:
+            results[name] = client.transact(work)
+        except DomainError as exc:
+            results[name] = exc
+
+    threads = [threading.Thread(target=run, args=(f"ok-{i}", Spend(f"ok-{i}"))) for i in range(24)]
+    threads.insert(12, threading.Thread(target=run, args=("bad", Fail("bad"))))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert isinstance(results["bad"], DomainError)
+    assert all(results[f"ok-{i}"] == f"spent ok-{i}" for i in range(24))
+    assert stored(database) == {f"ok-{i}" for i in range(24)}
+    assert writer.writer.calls == 25
+
+
+def test_no_answer_before_the_log_is_flushed(database, writer, monkeypatch):
+    flushed: list[float] = []
+    real = writer_module.sync_wal
+
+    def slow_flush(engine):
+        time.sleep(0.3)  # a slow disk
+        real(engine)
+        flushed.append(time.monotonic())
+
+    monkeypatch.setattr(writer_module, "sync_wal", slow_flush)
+    client = WriterClient(database, writer.path)
+    client.transact(Spend("durable"))
+    answered = time.monotonic()
+    assert flushed and flushed[0] <= answered
+    # a unit of work that wrote only what may be lost (relaxed) is not flushed
+    client.transact(Spend("relaxed", relaxed=True))
+    assert len(flushed) == 1
+
+
+def test_with_no_writer_to_reach_the_process_writes_itself(database, tmp_path):
+    client = WriterClient(database, str(tmp_path / "nobody-listens.sock"))
+    assert client.transact(Spend("local")) == "spent local"
+    assert stored(database) == {"local"}
+
+
+def test_a_writer_lost_mid_message_is_an_error_not_a_second_run(database, tmp_path):
+    path = str(tmp_path / "vanishing.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def accept_and_vanish():
+        conn, _ = listener.accept()
+        conn.recv(65536)  # the unit of work arrives …
+        conn.close()  # … and the writer dies before answering
+
+    thread = threading.Thread(target=accept_and_vanish, daemon=True)
+    thread.start()
+    client = WriterClient(database, path)
+    with pytest.raises(WriterUnavailable):
+        client.transact(Spend("maybe"))
+    thread.join(timeout=10)
+    listener.close()
+    # it did not fall back to writing here: only a retry with the same msgid may decide
+    assert stored(database) == set()
+    os.unlink(path)
+    assert client.transact(Spend("later")) == "spent later"  # nobody listens now: written here
+
+
+def test_domain_errors_survive_pickling():
+    import pickle
+
+    error = DomainError(ErrCode.AMOUNT_MISMATCH, "费用总额medfee_sumamt与明细合计不符")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is DomainError
+    assert (again.code, again.message, str(again)) == (error.code, error.message, str(error))
