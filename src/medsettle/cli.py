@@ -102,7 +102,18 @@ def cmd_serve(args) -> int:
         log_config=None,  # keep the handler configured above
         access_log=False,  # AccessLog writes the access lines (no query strings)
     )
-    if args.workers == 1:
+    from medsettle.serving import Supervisor, reuse_port_available
+
+    # SQLite in a file: the messages' writes go to one writer process (storage/writer.py),
+    # whatever the number of workers — it doubles what one process serves (docs/benchmarks.md)
+    writer_url = None
+    if (
+        reuse_port_available()
+        and is_sqlite(engine)
+        and engine.url.database not in (None, "", ":memory:")
+    ):
+        writer_url = database_url(args.db)
+    if args.workers == 1 and writer_url is None:
         uvicorn.run(logs.AccessLog(create_app(engine)), **common)
         return 0
     # several processes: each builds its own application (and engine) from the environment
@@ -113,13 +124,10 @@ def cmd_serve(args) -> int:
         MEDSETTLE_LOG_LEVEL=args.log_level,
         MEDSETTLE_REVEAL_OTP="1" if args.demo else "",
     )
-    from medsettle.serving import Supervisor, reuse_port_available
-
     if not reuse_port_available():  # no SO_REUSEPORT here: uvicorn's shared socket
         uvicorn.run("medsettle.cli:worker_app", factory=True, workers=args.workers, **common)
         return 0
     host, port = common.pop("host"), common.pop("port")
-    writer_url = database_url(args.db) if is_sqlite(engine) else None
     return Supervisor(host, port, args.workers, common, writer_url).run()
 
 
@@ -411,8 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive,
         default=1,
-        help="server processes (default 1); on SQLite they share one writer, "
-        "on PostgreSQL they scale with the cores",
+        help="server processes (default 1); on SQLite they hand their writes to one "
+        "writer process, on PostgreSQL they scale with the cores",
     )
     p.add_argument(
         "--log-format",
