@@ -221,3 +221,50 @@ def test_a_failed_batch_gives_the_writer_a_fresh_connection(sqlite_engine, monke
     assert transact(engine, spend("after")) == "after"
     assert writer.connection is not first
     assert stored(engine) == {"before", "after"}
+
+
+def test_the_sqlite_writer_keeps_callers_until_another_connection_commits(sqlite_engine):
+    """The writer reads an institution's caller row (institution, live credential) once and
+    keeps it — institutions and credentials change only through other connections — and reads
+    it afresh as soon as another connection has committed anything (a revocation, say)."""
+    from datetime import date, datetime
+
+    from sqlalchemy import event, insert, update
+
+    from medsettle.storage.schema import credentials, institutions
+
+    engine = sqlite_engine
+    with engine.begin() as c:
+        c.execute(
+            insert(institutions).values(
+                fixmedins_code="H1", fixmedins_name="测试医院", admdvs="310104",
+                cross_prov_opsp=True, begndate=date(2025, 1, 1),
+            )
+        )  # fmt: skip
+        c.execute(
+            insert(credentials).values(
+                fixmedins_code="H1", secret_enc="token", issued_at=datetime(2026, 1, 1)
+            )
+        )
+    reads: list[str] = []
+
+    @event.listens_for(engine, "connect")
+    def trace(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(
+            lambda sql: reads.append(sql) if "FROM institutions" in sql else None
+        )
+
+    engine.dispose()  # connections from here on are traced
+
+    def caller(repo):
+        _institution, credential_id, _secret = repo.caller("H1")
+        return credential_id
+
+    first = transact(engine, caller)
+    assert first is not None
+    assert transact(engine, caller) == first
+    assert len(reads) == 1  # the second message used the kept row
+    with engine.begin() as c:  # another connection revokes the credential
+        c.execute(update(credentials).values(revoked_at=datetime(2026, 2, 1)))
+    assert transact(engine, caller) is None  # read afresh: no live credential
+    assert len(reads) == 2

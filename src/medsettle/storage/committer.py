@@ -83,10 +83,16 @@ class BatchWriter:
         # the writer's own connection, kept while it lives: no pool check-out, reset and
         # synchronous switch per batch; it commits with synchronous=NORMAL (see sync_wal)
         self.connection: Connection | None = None
+        # the callers (institution, live credential) read by this connection, valid while
+        # no other connection has committed: institutions and credentials change only there
+        # (imports, credentials), never in a message; ``PRAGMA data_version`` tells, per batch
+        self.callers: dict[str, tuple] = {}
+        self.seen: int | None = None  # data_version at the last batch, on this connection
 
     def _connect(self) -> Connection:
         if self.connection is None:
             self.connection = self.engine.connect()
+            self.seen = None  # a new connection counts data_version afresh
             self.connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
         return self.connection
 
@@ -98,6 +104,16 @@ class BatchWriter:
             finally:
                 self.connection.close()  # back to the pool, durable again
                 self.connection = None
+
+    def _callers(self, connection: Connection) -> dict[str, tuple]:
+        """The callers kept, emptied if another connection (another process, a page, an
+        import) has committed since the last batch — read inside this batch's transaction,
+        which holds the write lock, so nobody commits before it ends."""
+        seen = connection.connection.driver_connection.execute("PRAGMA data_version").fetchone()[0]
+        if seen != self.seen:
+            self.callers.clear()
+            self.seen = seen
+        return self.callers
 
     def run(self, works: list[Callable[[Any], Any]]) -> list[tuple[bool, Any]]:
         """Each call's outcome, (True, value) or (False, exception), once all are committed
@@ -120,6 +136,7 @@ class BatchWriter:
             transaction = connection.begin()
             try:
                 repo = Repository(connection)
+                repo.callers = self._callers(connection)
                 for work in works:
                     savepoint = Savepoint(connection)
                     repo.relaxed = False

@@ -41,6 +41,9 @@ class Repository(PageQueries):
         self.c = connection
         # set by ``relax_commit``; SQLite's group committer reads it per call of a batch
         self.relaxed = False
+        # SQLite's writer lends its callers kept while no other connection has committed
+        # (``committer.BatchWriter``); None: read every time
+        self.callers: dict[str, tuple] | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -56,10 +59,18 @@ class Repository(PageQueries):
     def caller(self, code: str) -> tuple[Institution, int | None, str | None] | None:
         """The institution with its live credential's id and encrypted secret (None, None
         when it has none), in one round trip; None for an unknown institution."""
+        kept = self.callers
+        if kept is not None:
+            found = kept.get(code)
+            if found is not None:
+                return found
         row = st.CALLER.first(self.c, {"code": code})
         if row is None:
             return None
-        return rows.institution(row), row.credential_id, row.secret_enc
+        found = rows.institution(row), row.credential_id, row.secret_enc
+        if kept is not None:
+            kept[code] = found
+        return found
 
     def live_secret(self, code: str):
         return self.c.execute(

@@ -195,6 +195,9 @@ class WriterProcess:
             if os.path.exists(self.path):
                 os.unlink(self.path)
             self.writer.close()
+            log.info(
+                "writer process: %d messages in %d batches", self.writer.calls, self.writer.batches
+            )
 
     def _read(self, peer: _Peer) -> list[tuple[_Peer, bytes]]:
         try:
