@@ -200,3 +200,27 @@ def test_2601_of_a_registration_cancels_the_visit(platform):
     his.ok("2601", reversal("REG-0003", "2201"))
     refused(diagnose(his, mdtrt_id, RESIDENT), "VISIT_STATE")
     refused(his.call("2201", {"data": data}, msgid="REG-0003"), "DUPLICATE_MSGID")
+
+
+def test_a_colliding_generated_id_is_generated_again(platform, monkeypatch):
+    """Identifiers are a second and 8 random digits; uniqueness is the database's. A new visit
+    whose mdtrt_id collides with a stored one fails its insert (on the driver's fast path too)
+    and the message is run again with a new id — never a 500."""
+    from medsettle.services import visits
+
+    his = platform.his(SHANGHAI_HOSPITAL)
+    taken = his.ok(
+        "2201", {"data": {"psn_no": RESIDENT, "insutype": "390", "begntime": "2026-11-20 09:00:00"}}
+    )["data"]["mdtrt_id"]
+    real, drawn = visits.new_id, []
+
+    def collide_once(prefix, now):
+        drawn.append(prefix)
+        return taken if len(drawn) == 1 else real(prefix, now)
+
+    monkeypatch.setattr(visits, "new_id", collide_once)
+    second = his.ok(
+        "2201", {"data": {"psn_no": RESIDENT, "insutype": "390", "begntime": "2026-11-20 09:00:00"}}
+    )["data"]
+    assert second["mdtrt_id"] != taken
+    assert drawn == ["MD", "MD"]  # drawn again after the collision

@@ -17,6 +17,7 @@ from collections import namedtuple
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from .types import Scaled
 
@@ -105,9 +106,7 @@ class FastRead:
 
     def all(self, connection: Connection, params: dict[str, Any]) -> list:
         compiled, converted, row = self._plan(connection.dialect)
-        cursor = connection.connection.driver_connection.execute(
-            compiled.sql, compiled.values(params)
-        )
+        cursor = _execute(connection, compiled, params)
         make = tuple.__new__  # what the named tuple's _make does, less its checks
         if not converted:
             return [make(row, raw) for raw in cursor.fetchall()]
@@ -141,9 +140,19 @@ class FastWrite:
         compiled = self._plans.get(plan_key)
         if compiled is None:
             compiled = self._plans[plan_key] = _Compiled(self.statement, connection.dialect, keys)
-        driver = connection.connection.driver_connection
+        return _execute(connection, compiled, params, many)
+
+
+def _execute(connection: Connection, compiled: _Compiled, params, many: bool = False):
+    """Run on the driver; a constraint the statement breaks is raised as SQLAlchemy's
+    ``IntegrityError``, as the SQLAlchemy path would (a colliding generated id is retried by
+    ``services/messages.run``, which knows that one)."""
+    driver = connection.connection.driver_connection
+    try:
         if many:
             cursor = driver.cursor()
             cursor.executemany(compiled.sql, [compiled.values(p) for p in params])
             return cursor
         return driver.execute(compiled.sql, compiled.values(params))
+    except connection.dialect.loaded_dbapi.IntegrityError as error:
+        raise IntegrityError(compiled.sql, params, error) from error
