@@ -11,7 +11,7 @@ The supervisor (this process) opens the sockets, starts the workers, restarts on
 the same socket (connections queued there wait for it), and on SIGTERM or SIGINT stops them all
 (each finishes its requests in flight, as uvicorn does on its own).
 
-On SQLite it also starts the writer process (``storage/writer.py``), which runs the units of
+On a SQLite file — with one worker too — it also starts the writer process (``storage/writer.py``), which runs the units of
 work the workers hand it, on a Unix socket in a private directory of its own; it is restarted
 like a worker, and while it is away the workers write themselves.
 """

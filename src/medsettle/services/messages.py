@@ -68,8 +68,8 @@ class _Refused(Exception):  # noqa: N818 - an instruction, not an error
 @dataclass(frozen=True)
 class Answer:
     """One message's unit of work: admit the caller, then answer from storage or run the
-    handler and store its answer. Plain data, so that ``serve --workers N`` on SQLite can hand
-    it to the writer process (``storage/writer.py``); it returns the answer's JSON text."""
+    handler and store its answer. Plain data, so that ``serve`` on a SQLite file can hand it to
+    the writer process (``storage/writer.py``); it returns the answer's JSON text."""
 
     admit: Admit
     input_text: str
@@ -126,8 +126,8 @@ def run(
     request, if replayed within its 300 seconds, would again get only the refusal or the stored
     answer (``Repository.relax_commit``).
 
-    ``admit``, ``handler`` and ``parsed`` must be plain data (picklable): on SQLite with several
-    server processes the unit of work runs in the writer process. The answer is the JSON text
+    ``admit``, ``handler`` and ``parsed`` must be plain data (picklable): served on a SQLite
+    file, the unit of work runs in the writer process. The answer is the JSON text
     stored for the msgid (an ``orjson.Fragment``, written into the envelope as it is).
     """
     input_text = canonical(raw_input) if refusal is None else ""

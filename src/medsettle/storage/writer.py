@@ -1,15 +1,15 @@
-"""The writer process of ``serve --workers N`` on SQLite.
+"""The writer process of ``serve`` on a SQLite file.
 
-SQLite admits one writer at a time. With one server process, its writer thread
-(``committer.GroupCommitter``) runs every message's unit of work; with several, each process's
-writer took its turn on the database in turn, and a turn lasted as long as the work *plus* the
-waits for its own process's interpreter lock, which the process's HTTP and parsing threads hold
-most of the time (measured: a turn held 0.9 ms per message, of which 0.6 ms was work;
-docs/benchmarks.md). Here the server processes parse, authenticate nothing and compute nothing:
-they hand each message's unit of work (``services/messages.Answer``, plain data) to one writer
-process, which has no other thread, runs whatever has arrived as one transaction with one flush
-of the log (``committer.BatchWriter``, the same code as the writer thread) and sends each
-outcome back — only once it is on disk.
+SQLite admits one writer at a time. A server process's own writer thread
+(``committer.GroupCommitter``) shares the process's interpreter with its HTTP and parsing
+threads: with several processes each writer took its turn on the database, and a turn lasted as
+long as the work *plus* the waits for that interpreter (measured: a turn held 0.9 ms per message,
+of which 0.6 ms was work; docs/benchmarks.md). Here the server processes parse, check and answer
+HTTP, but authenticate nothing and compute nothing: they hand each message's unit of work
+(``services/messages.Answer``, plain data) to one writer process, which has no other thread
+running Python but its flusher, runs whatever has arrived as one transaction with one flush of
+the log (``committer.BatchWriter``, the same code as the writer thread) and sends each outcome
+back — only once it is on disk.
 
 The protocol, on a Unix socket in a directory only the server's user can open: a frame is a
 4-byte big-endian length and a pickle; a server process sends a unit of work and waits for
