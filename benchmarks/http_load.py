@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -284,7 +285,7 @@ def start_server(env: dict, work: Path, url: str, workers: int, profile: str | N
          "--log-level", "warning", "--workers", str(workers)],
         env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "ab"),
     )  # fmt: skip
-    print(f"server log: {work / 'server.log'}", file=sys.stderr)
+    print(f"server log: {work / 'server.log'} (kept if the run fails)", file=sys.stderr)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -299,19 +300,24 @@ def start_server(env: dict, work: Path, url: str, workers: int, profile: str | N
 
 def with_database(kind: str, work: Path, measure) -> int:
     """Run ``measure(url)`` on SQLite in ``work``, a throwaway durable PostgreSQL server
-    (``postgres``), or a given URL of an empty database."""
+    (``postgres``), or a given URL of an empty database. ``work`` (its database, tens of MB) is
+    removed when the measurement succeeds, and kept, with the server's log, when it fails."""
     if kind == "sqlite":
-        return measure(f"sqlite:///{work / 'load.db'}")
-    if kind != "postgres":
-        return measure(kind)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from pgserver import PostgresServer
+        result = measure(f"sqlite:///{work / 'load.db'}")
+    elif kind != "postgres":
+        result = measure(kind)
+    else:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from pgserver import PostgresServer
 
-    pg = PostgresServer(durable=True).start()
-    try:
-        return measure(pg.create_database("medsettle_load"))
-    finally:
-        pg.stop()
+        pg = PostgresServer(durable=True).start()
+        try:
+            result = measure(pg.create_database("medsettle_load"))
+        finally:
+            pg.stop()
+    if result == 0:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
 
 
 def _measure(args, work: Path, url: str) -> int:
