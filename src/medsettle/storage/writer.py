@@ -201,7 +201,9 @@ class WriterProcess:
 
     def _read(self, peer: _Peer) -> list[tuple[_Peer, bytes]]:
         try:
-            data = peer.sock.recv(1 << 20)  # readable: returns at once
+            # readable: returns at once; 64 KiB, under the allocator's mmap threshold (a 1 MiB
+            # buffer cost an mmap, mremap and munmap a message)
+            data = peer.sock.recv(65536)
             if data:
                 peer.buffer += data
                 return [(peer, frame) for frame in peer.frames()]
