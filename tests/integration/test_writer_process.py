@@ -181,3 +181,29 @@ def test_domain_errors_survive_pickling():
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is DomainError
     assert (again.code, again.message, str(again)) == (error.code, error.message, str(error))
+
+
+def test_a_connection_the_writer_closed_is_noticed_at_any_descriptor_number():
+    """Between messages a server process checks, without blocking, whether the writer closed
+    its connection (it was restarted); this must work for descriptors past select's 1,024 —
+    a busy worker holds more connections than that."""
+    import resource
+
+    from medsettle.storage.writer import _closed
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    number = min(2048, hard - 1)  # past 1,024 wherever a process may hold that many
+    if soft <= number:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (number + 1, hard))
+    ours, writers = socket.socketpair()
+    high = os.dup2(ours.fileno(), number)
+    ours.close()
+    mine = socket.socket(fileno=high)
+    try:
+        assert mine.fileno() == number
+        assert not _closed(mine)  # open and idle
+        writers.close()  # the writer goes away
+        assert _closed(mine)
+    finally:
+        mine.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

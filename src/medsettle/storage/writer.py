@@ -34,7 +34,6 @@ import logging
 import os
 import pickle
 import queue
-import select
 import selectors
 import signal
 import socket
@@ -81,6 +80,19 @@ def _dump_outcome(outcome: tuple[bool, Any]) -> bytes:
         return pickle.dumps((False, RuntimeError(f"{type(value).__name__}: {value}")))
 
 
+def _closed(sock: socket.socket) -> bool:
+    """Whether the other end has closed an idle connection (or anything at all is waiting on
+    it, which between messages can only be that) — without blocking, and for any descriptor
+    number (``select`` stops at 1,024, and a busy worker holds more connections than that)."""
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False  # nothing to read: open and idle
+    except OSError:
+        return True
+    return True  # end of file, or bytes nobody asked for
+
+
 class WriterClient:
     """A server process's side: ``transact(work)`` runs ``work`` in the writer process."""
 
@@ -90,9 +102,9 @@ class WriterClient:
 
     def _socket(self) -> socket.socket | None:
         sock = getattr(self._local, "sock", None)
-        if sock is not None and select.select([sock], [], [], 0)[0]:
-            # readable between messages: the writer closed it (it was restarted) — nothing
-            # of ours is in flight on it, so a new connection is safe
+        if sock is not None and _closed(sock):
+            # the writer closed it between messages (it was restarted): nothing of ours is
+            # in flight on it, so a new connection is safe
             self._forget()
             sock = None
         if sock is None:
