@@ -74,6 +74,17 @@ def _writer(url: str, path: str) -> None:
 
 
 WRITER_ENV = "MEDSETTLE_WRITER"  # the writer process's socket, for the workers
+_SOCKET_PATH_MAX = 100  # a Unix socket's path has room for 107 bytes (Linux)
+
+
+def writer_socket_path() -> str:
+    """A path for the writer's socket in a new private (0700) directory: under the temporary
+    directory, or under /tmp when that one's path is too long for a Unix socket (a bind there
+    would fail, and the writer with it)."""
+    base = tempfile.gettempdir()
+    if len(os.path.join(base, "medsettle-xxxxxxxx", "writer.sock").encode()) > _SOCKET_PATH_MAX:
+        base = "/tmp"
+    return os.path.join(tempfile.mkdtemp(prefix="medsettle-", dir=base), "writer.sock")
 # The writer process is the one serial stage: every message waits for its turn there. The
 # workers step back (nice 10) so that on a busy machine the writer is never the one kept
 # waiting for a core (measured on 2 cores: the writer waited 0.2 s per second to run, and
@@ -134,7 +145,7 @@ class Supervisor:
             return 1
         roles = self.count
         if self.writer_url is not None:
-            self.writer_path = os.path.join(tempfile.mkdtemp(prefix="medsettle-"), "writer.sock")
+            self.writer_path = writer_socket_path()
             os.environ[WRITER_ENV] = self.writer_path  # inherited by the workers
             roles += 1
         try:

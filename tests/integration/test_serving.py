@@ -190,3 +190,33 @@ def test_the_workers_write_through_the_writer_process_which_is_restarted(tmp_pat
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_the_writer_socket_fits_a_unix_socket_path_whatever_the_temporary_directory(
+    tmp_path, monkeypatch
+):
+    """A long TMPDIR (a CI runner's, a test's own directory) must not leave the writer unable to
+    bind its socket — the server would stop after its restarts."""
+    import shutil
+    import tempfile
+
+    from medsettle.serving import writer_socket_path
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    path = writer_socket_path()
+    try:
+        assert len(path.encode()) <= 107
+        assert oct(os.stat(os.path.dirname(path)).st_mode & 0o777) == "0o700"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)  # what the writer does
+        listener.close()
+    finally:
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    short = tempfile.mkdtemp(prefix="t", dir="/tmp")
+    monkeypatch.setattr(tempfile, "tempdir", short)
+    try:
+        assert writer_socket_path().startswith(short + "/")  # a short one is kept
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
