@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from medsettle import __version__
-from medsettle.storage.database import database_url, is_sqlite, make_engine
+from medsettle.storage.database import database_file, database_url, is_sqlite, make_engine
 from medsettle.storage.migrate import upgrade
 
 
@@ -105,13 +105,9 @@ def cmd_serve(args) -> int:
     from medsettle.serving import Supervisor, reuse_port_available
 
     # SQLite in a file: the messages' writes go to one writer process (storage/writer.py),
-    # whatever the number of workers — it doubles what one process serves (docs/benchmarks.md)
+    # whatever the number of workers — one worker served 1.47x as much (docs/benchmarks.md)
     writer_url = None
-    if (
-        reuse_port_available()
-        and is_sqlite(engine)
-        and engine.url.database not in (None, "", ":memory:")
-    ):
+    if reuse_port_available() and database_file(engine) is not None:
         writer_url = database_url(args.db)
     if args.workers == 1 and writer_url is None:
         uvicorn.run(logs.AccessLog(create_app(engine)), **common)
@@ -143,7 +139,7 @@ def worker_app():
     )
     engine = make_engine(os.environ["MEDSETTLE_DB"])
     writer = os.environ.get("MEDSETTLE_WRITER")
-    if writer and is_sqlite(engine):  # serve --workers N on SQLite: see storage/writer.py
+    if writer and is_sqlite(engine):  # serve on a SQLite file: see storage/writer.py
         from medsettle.storage.committer import hand_writes_to
         from medsettle.storage.writer import WriterClient
 

@@ -85,6 +85,8 @@ def writer_socket_path() -> str:
     if len(os.path.join(base, "medsettle-xxxxxxxx", "writer.sock").encode()) > _SOCKET_PATH_MAX:
         base = "/tmp"
     return os.path.join(tempfile.mkdtemp(prefix="medsettle-", dir=base), "writer.sock")
+
+
 # The writer process is the one serial stage: every message waits for its turn there. The
 # workers step back (nice 10) so that on a busy machine the writer is never the one kept
 # waiting for a core (measured on 2 cores: the writer waited 0.2 s per second to run, and
@@ -112,7 +114,7 @@ class Supervisor:
         self.stopping = False
 
     def _start(self, index: int):
-        if index == self.count:  # the writer process, after the workers
+        if index == self.count:  # the writer process: its index follows the workers'
             target, args, name = _writer, (self.writer_url, self.writer_path), "medsettle-writer"
         else:
             target, args, name = _worker, (self.sockets[index], self.options), "medsettle-worker"

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from .database import Savepoint, UnitOfWork, is_sqlite, sync_wal, writer_lock
+from .database import Savepoint, UnitOfWork, database_file, is_sqlite, sync_wal, writer_lock
 from .repository import Repository
 
 T = TypeVar("T")
@@ -72,12 +72,12 @@ def transact(engine: Engine, work: Callable[[Any], T]) -> T:
 class BatchWriter:
     """Runs batches of calls on one SQLite database as single transactions: each call in its
     own savepoint, one commit, one flush of the write-ahead log for all of them. Used by the
-    writer thread of a process (``GroupCommitter``) and by the writer process of
-    ``serve --workers N`` (``storage/writer.py``)."""
+    writer thread of a process (``GroupCommitter``) and by the writer process of ``serve``
+    (``storage/writer.py``)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.turn = _WriterTurn(engine.url.database)
+        self.turn = _WriterTurn(database_file(engine))
         self.batches = 0
         self.calls = 0
         # the writer's own connection, kept while it lives: no pool check-out, reset and
@@ -222,7 +222,7 @@ class _WriterTurn:
     released, where SQLite's own busy handler would poll with sleeps of up to 100 ms."""
 
     def __init__(self, database: str | None):
-        self.path = f"{database}-writer" if database and database != ":memory:" else None
+        self.path = f"{database}-writer" if database is not None else None
         self.fd: int | None = None
 
     def __enter__(self):

@@ -126,13 +126,19 @@ class UnitOfWork:
         self._transaction.rollback()
 
 
+def database_file(engine: Engine) -> str | None:
+    """The SQLite database's file, or None (in memory, or not SQLite)."""
+    database = engine.url.database if is_sqlite(engine) else None
+    return database if database and database != ":memory:" else None
+
+
 def sync_wal(engine: Engine) -> None:
     """Flush SQLite's write-ahead log to disk — what ``synchronous=FULL`` does at each commit
     in WAL mode — for transactions committed with ``synchronous=NORMAL``. ``fdatasync`` flushes
     the file whichever descriptor wrote it, so every frame committed before this call is on disk
     when it returns."""
-    database = engine.url.database
-    if not database or database == ":memory:":
+    database = database_file(engine)
+    if database is None:
         return
     try:
         fd = os.open(f"{database}-wal", os.O_RDONLY)
