@@ -43,7 +43,18 @@ def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
     # No ping at each check-out (a round trip per message, ~5 % of its CPU): a connection the
     # server dropped fails its first statement, SQLAlchemy then discards the pool, and the
     # message is run again on a fresh connection (services/messages.run); nothing was committed.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    if engine.dialect.driver == "psycopg":
+        _configure_psycopg(engine)
+    return engine
+
+
+def _configure_psycopg(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # The settlement path prepares its own statements (storage/prepared.py); psycopg's
+        # automatic preparing would answer every ROLLBACK with DEALLOCATE ALL and drop them.
+        dbapi_connection.prepare_threshold = None
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from . import prepared
 from .types import Scaled
 
 
@@ -44,14 +45,22 @@ class _Compiled:
             self.order = names
         # the parameters in the driver's order, each once: the list is built straight away
         self.in_order = not self.positional or names == self.names
+        # PostgreSQL through psycopg: a named prepared statement on libpq (storage/prepared.py)
+        self.libpq = prepared.Prepared(self.sql, self.names) if prepared.on_libpq(dialect) else None
 
-    def values(self, given: dict[str, Any]):
+    def processed(self, given: dict[str, Any]) -> list:
+        """The parameters' values, converted by their columns' bind processors, in ``params``
+        order."""
         ordered = []
         for name, process, fallback in self.params:
             value = given.get(name, fallback)
             if value is _MISSING:
                 raise KeyError(f"{name}: no value given and no default")
             ordered.append(process(value) if process is not None and value is not None else value)
+        return ordered
+
+    def values(self, given: dict[str, Any]):
+        ordered = self.processed(given)
         if self.positional:
             if self.in_order:
                 return ordered
@@ -149,6 +158,8 @@ def _execute(connection: Connection, compiled: _Compiled, params, many: bool = F
     ``services/messages.run``, which knows that one)."""
     driver = connection.connection.driver_connection
     try:
+        if compiled.libpq is not None and prepared.in_transaction(driver):
+            return prepared.run(connection, compiled, params, many)
         if many:
             cursor = driver.cursor()
             cursor.executemany(compiled.sql, [compiled.values(p) for p in params])
