@@ -168,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--db", default="sqlite", help="sqlite, postgres, or an empty database's URL")
+    parser.add_argument(
+        "--db",
+        default="sqlite",
+        help="sqlite, postgres (Unix socket), postgres-tcp, or an empty database's URL",
+    )
     parser.add_argument("--counters", type=int, default=16)
     parser.add_argument("--persons", type=int, default=2, help="persons all counters serve")
     parser.add_argument("--visits", type=int, default=320)

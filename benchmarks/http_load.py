@@ -239,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--db",
         default="sqlite",
-        help="sqlite; postgres (a throwaway server with fsync on); or a postgresql+psycopg:// "
-        "URL of an empty database",
+        help="sqlite; postgres (a throwaway server with fsync on, through its Unix socket); "
+        "postgres-tcp (the same over TCP on 127.0.0.1); or a postgresql+psycopg:// URL of an "
+        "empty database",
     )
     parser.add_argument("--counters", type=int, default=16)
     parser.add_argument("--visits", type=int, default=800, help="visits per run")
@@ -298,13 +299,18 @@ def start_server(env: dict, work: Path, url: str, workers: int, profile: str | N
     raise RuntimeError("the server did not become ready")
 
 
+POSTGRES = {"postgres": "unix socket", "postgres-tcp": "tcp 127.0.0.1"}
+
+
 def with_database(kind: str, work: Path, measure) -> int:
-    """Run ``measure(url)`` on SQLite in ``work``, a throwaway durable PostgreSQL server
-    (``postgres``), or a given URL of an empty database. ``work`` (its database, tens of MB) is
-    removed when the measurement succeeds, and kept, with the server's log, when it fails."""
+    """Run ``measure(url)`` on SQLite in ``work``, a throwaway durable PostgreSQL server reached
+    through its Unix socket (``postgres``, as a server on the same host is configured) or over
+    TCP on 127.0.0.1 (``postgres-tcp``), or a given URL of an empty database. ``work`` (its
+    database, tens of MB) is removed when the measurement succeeds, and kept, with the server's
+    log, when it fails."""
     if kind == "sqlite":
         result = measure(f"sqlite:///{work / 'load.db'}")
-    elif kind != "postgres":
+    elif kind not in POSTGRES:
         result = measure(kind)
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -312,7 +318,10 @@ def with_database(kind: str, work: Path, measure) -> int:
 
         pg = PostgresServer(durable=True).start()
         try:
-            result = measure(pg.create_database("medsettle_load"))
+            url = pg.create_database("medsettle_load")
+            if kind == "postgres":
+                url = pg.socket_url("medsettle_load")
+            result = measure(url)
         finally:
             pg.stop()
     if result == 0:
@@ -366,6 +375,7 @@ def header(name: str, args) -> dict:
         "date": datetime.now().strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, nproc={os.cpu_count()}, Python {platform.python_version()}",
         "database": "sqlite" if args.db == "sqlite" else "postgresql",
+        **({"connection": POSTGRES[args.db]} if args.db in POSTGRES else {}),
         "workers": args.workers,
         "counters": args.counters,
     }

@@ -431,6 +431,12 @@ class PostgresServer:
         self.execute(f'CREATE DATABASE "{name}"')
         return _with_database(self.url, name)
 
+    def socket_url(self, name: str) -> str:
+        """The database's SQLAlchemy URL through the server's Unix socket (no TCP)."""
+        _check_dbname(name)
+        sock = urllib.parse.quote(str(self.tmpdir / "sock"), safe="")
+        return f"postgresql+psycopg://{SUPERUSER}@/{name}?host={sock}&port={self.port}"
+
     def drop_database(self, name: str) -> None:
         """Drop a database if it exists, disconnecting its sessions."""
         _check_dbname(name)

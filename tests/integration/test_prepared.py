@@ -41,7 +41,7 @@ def test_statements_in_a_transaction_run_prepared_and_give_psycopgs_rows(platfor
     params = {"b_mdtrt_id": mdtrt_id}
     with platform.engine.connect() as c:
         c.exec_driver_sql("SELECT 1")  # the transaction is begun by psycopg
-        assert prepared.in_transaction(c.connection.driver_connection)
+        assert prepared.usable(c.connection.driver_connection)
         expected = list(c.execute(st.LINES_OF.statement, params))
         first = st.LINES_OF.all(c, params)
         named = _named(c)
@@ -151,3 +151,66 @@ def test_statements_deallocated_behind_its_back_are_prepared_anew(platform):
         c.rollback()
         assert st.INSURANCE.all(c, params) == st.INSURANCE.all(c, params)
         assert _named(c) >= 1
+
+
+# -- writes nobody reads the result of go with the next round trip (FastWrite.later) -----------
+
+
+def test_a_queued_write_is_seen_by_the_reads_after_it_and_kept_at_the_commit(platform):
+    from medsettle.storage.database import UnitOfWork
+
+    row = _message_row()
+    with UnitOfWork(platform.engine) as uow:
+        st.INSERT_MESSAGE.later(uow.connection, row)
+        assert _session(uow.connection).pending  # not sent yet
+        # a fast read sends it first, in the same round trip
+        assert st.MESSAGE.first(
+            uow.connection, {"b_code": row["fixmedins_code"], "b_msgid": row["msgid"]}
+        )
+        st.INSERT_MESSAGE.later(uow.connection, {**row, "msgid": row["msgid"] + "B"})
+        # so does any other statement
+        n = uow.connection.execute(
+            text("SELECT count(*) FROM messages WHERE msgid LIKE :m"), {"m": row["msgid"] + "%"}
+        ).scalar()
+        assert n == 2
+        st.INSERT_MESSAGE.later(uow.connection, {**row, "msgid": row["msgid"] + "C"})
+        uow.commit()  # sent with the COMMIT
+        assert not _session(uow.connection).pending
+    for suffix in ("", "B", "C"):
+        assert _stored(platform.engine, row["msgid"] + suffix) == 1
+
+
+def test_a_queued_write_that_fails_is_raised_at_the_commit_and_nothing_is_kept(platform):
+    from medsettle.storage.database import UnitOfWork
+
+    row, other = _message_row(), _message_row()
+    with pytest.raises(IntegrityError), UnitOfWork(platform.engine) as uow:
+        st.INSERT_MESSAGE.later(uow.connection, other)
+        st.INSERT_MESSAGE.later(uow.connection, row)
+        st.INSERT_MESSAGE.later(uow.connection, row)  # the same key twice
+        uow.commit()
+    assert _stored(platform.engine, other["msgid"]) == 0
+    with UnitOfWork(platform.engine) as uow:  # the connections are clean for the next unit
+        st.INSERT_MESSAGE.later(uow.connection, row)
+        uow.commit()
+    assert _stored(platform.engine, row["msgid"]) == 1
+
+
+def test_writes_queued_in_a_rolled_back_transaction_never_reach_the_next(platform):
+    from medsettle.storage.database import UnitOfWork
+
+    platform.engine.dispose()  # one connection, used by both units
+    dropped, kept = _message_row(), _message_row()
+    with UnitOfWork(platform.engine) as uow:
+        st.INSERT_MESSAGE.later(uow.connection, dropped)
+        uow.rollback()
+    with UnitOfWork(platform.engine) as uow:
+        st.INSERT_MESSAGE.later(uow.connection, kept)
+        uow.commit()
+    with UnitOfWork(platform.engine) as uow:
+        st.INSERT_MESSAGE.later(uow.connection, dropped)
+        # leaving without a commit: rolled back at the exit, by the pool's reset too
+    with UnitOfWork(platform.engine) as uow:
+        uow.commit()
+    assert _stored(platform.engine, dropped["msgid"]) == 0
+    assert _stored(platform.engine, kept["msgid"]) == 1

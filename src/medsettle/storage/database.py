@@ -8,6 +8,7 @@ the person (``SELECT … FOR UPDATE``, see ``Repository.lock_person``).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -50,11 +51,39 @@ def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
 
 
 def _configure_psycopg(engine: Engine) -> None:
+    """The settlement path's statements on libpq (storage/prepared.py): its queued writes are
+    sent before any other statement and with the commit, and forgotten at a rollback."""
+    from . import prepared
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        # The settlement path prepares its own statements (storage/prepared.py); psycopg's
-        # automatic preparing would answer every ROLLBACK with DEALLOCATE ALL and drop them.
+        # psycopg's automatic preparing would answer every ROLLBACK with DEALLOCATE ALL and
+        # drop the settlement path's own prepared statements
         dbapi_connection.prepare_threshold = None
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_statement(connection, *_args):
+        prepared.flush(connection)
+
+    @event.listens_for(engine, "commit")
+    def _commit(connection):
+        # UnitOfWork.commit has sent them already; this is for any other transaction
+        try:
+            prepared.flush(connection, commit=True)
+        except BaseException:
+            # SQLAlchemy counts the transaction as ended and its pool will not roll it back
+            with contextlib.suppress(Exception):
+                connection.connection.driver_connection.rollback()
+            raise
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(connection):
+        if not connection.invalidated and not connection.closed:
+            prepared.discard(connection.connection.info)
+
+    @event.listens_for(engine.pool, "reset")
+    def _reset(_dbapi_connection, record, _state):
+        prepared.discard(record.info)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -131,6 +160,12 @@ class UnitOfWork:
                 self._lock.release()
 
     def commit(self) -> None:
+        if self.connection.dialect.driver == "psycopg":
+            from . import prepared
+
+            # the queued writes with the COMMIT, in one round trip; a failure of one of them is
+            # raised here, with the transaction still open to be rolled back
+            prepared.flush(self.connection, commit=True)
         self._transaction.commit()
 
     def rollback(self) -> None:

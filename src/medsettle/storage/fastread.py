@@ -142,24 +142,39 @@ class FastWrite:
         self._plans: dict[tuple, _Compiled] = {}
 
     def run(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]):
+        return _execute(
+            connection, self._plan(connection, params), params, isinstance(params, list)
+        )
+
+    def later(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+        """A write whose result nobody reads: on PostgreSQL it goes with the transaction's next
+        round trip (the next read, or the commit — where a failure of it is raised); elsewhere
+        it runs now."""
         many = isinstance(params, list)
-        first = params[0] if many else params
-        keys = tuple(sorted(first))
-        plan_key = (connection.dialect.name, keys)
+        _execute(connection, self._plan(connection, params), params, many, later=True)
+
+    def _plan(self, connection: Connection, params) -> _Compiled:
+        first = params[0] if isinstance(params, list) else params
+        plan_key = (connection.dialect.name, tuple(sorted(first)))
         compiled = self._plans.get(plan_key)
         if compiled is None:
-            compiled = self._plans[plan_key] = _Compiled(self.statement, connection.dialect, keys)
-        return _execute(connection, compiled, params, many)
+            compiled = _Compiled(self.statement, connection.dialect, plan_key[1])
+            self._plans[plan_key] = compiled
+        return compiled
 
 
-def _execute(connection: Connection, compiled: _Compiled, params, many: bool = False):
+def _execute(
+    connection: Connection, compiled: _Compiled, params, many: bool = False, later: bool = False
+):
     """Run on the driver; a constraint the statement breaks is raised as SQLAlchemy's
     ``IntegrityError``, as the SQLAlchemy path would (a colliding generated id is retried by
     ``services/messages.run``, which knows that one)."""
     driver = connection.connection.driver_connection
     try:
-        if compiled.libpq is not None and prepared.in_transaction(driver):
-            return prepared.run(connection, compiled, params, many)
+        if compiled.libpq is not None:
+            if prepared.usable(driver):
+                return prepared.run(connection, compiled, params, many, later)
+            prepared.flush(connection)  # queued writes go first
         if many:
             cursor = driver.cursor()
             cursor.executemany(compiled.sql, [compiled.values(p) for p in params])

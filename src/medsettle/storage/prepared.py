@@ -3,16 +3,26 @@
 psycopg's ``Connection.execute`` costs 88–95 µs of CPU a statement in Python (cursor set-up,
 query conversion, its prepared-statement bookkeeping, the wait loop) against 25 µs for the same
 prepared statement run through its own libpq wrapper (``psycopg.pq``) — measured on this machine,
-``docs/benchmarks.md``, fourth session. A message runs 8–20 statements, so that was about a
+``docs/benchmarks.md``, fourth session. A message runs 8–21 statements, so that was about a
 third of a PostgreSQL worker's CPU. Here a ``FastRead``/``FastWrite`` statement is prepared once
 per connection under its own name and then run with ``PQexecPrepared``, which releases the
 interpreter while it waits for the server. Parameters are converted and results loaded by
 psycopg's own ``Transformer`` for that connection, so every value has the type the ordinary
 path gives it (``tests/integration/test_fastread.py`` runs both paths on both databases).
 
-A transaction this path opens begins with a plain ``BEGIN``, as psycopg's own would (a
-connection asking for an isolation level or read only is left to psycopg). A statement that
-fails raises psycopg's own exception for its SQLSTATE; a connection the server dropped raises
+Writes whose result nobody reads (``FastWrite.later``: a visit, its lines, the ledger row, the
+running totals, the stored answer) are queued and sent with the transaction's next round trip,
+in one libpq pipeline: before the next read, before any other statement, or with the
+``COMMIT`` (``UnitOfWork.commit``). A 2207 thus runs its fourteen writes and its commit in one
+round trip instead of fifteen. A queued write that fails is raised there — before the commit
+succeeds, with the transaction rolled back — as the error of the statement that failed;
+queued writes of a transaction rolled back are forgotten (``discard``), never sent into the
+next.
+
+A transaction this path opens begins with a plain ``BEGIN`` sent with its first round trip, as
+psycopg's own would be (a connection asking for an isolation level or read only is left to
+psycopg). A statement that fails raises psycopg's own exception for its SQLSTATE (a unique key
+as SQLAlchemy's ``IntegrityError``); a connection the server dropped raises
 ``OperationalError``, as psycopg's path does, and SQLAlchemy discards it at the rollback.
 
 psycopg's own automatic preparing is off on these connections (``database.make_engine``): it
@@ -23,14 +33,17 @@ statements are prepared anew.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
+import select
 from typing import Any
 
 import psycopg
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.errors import error_from_result
+from sqlalchemy.exc import IntegrityError
 
 _NAMES = itertools.count(1)
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
@@ -81,31 +94,30 @@ class Result:
 
 
 class _Session:
-    """What one driver connection keeps: the names it has prepared and its transformer."""
+    """What one driver connection keeps: the names it has prepared, its transformer, and the
+    writes queued for the next round trip (``pending``, each ``(name, sql, params)``)."""
 
     def __init__(self, driver: psycopg.Connection):
         self.driver = driver
         self.prepared: set[bytes] = set()
         self.transformer = Transformer(driver)
         self.encoding = driver.info.encoding
+        self.pending: list[tuple] = []
 
 
-def in_transaction(driver) -> bool:
-    """Whether ``driver`` is inside a transaction this path may use — beginning one with a plain
-    ``BEGIN`` (what psycopg would send, as a round trip of its own) when none is open and the
-    connection asks for nothing else (isolation level, read only)."""
+_BEGIN = (None, b"BEGIN", None)
+_COMMIT = (None, b"COMMIT", None)
+
+
+def usable(driver) -> bool:
+    """Whether this path may run on ``driver`` now: inside a transaction, or with none open and
+    the connection asking for nothing but a plain ``BEGIN`` (no isolation level, read only…);
+    else psycopg's own path runs the statement."""
     pgconn = driver.pgconn
     if pgconn.pipeline_status:
         return False
     status = pgconn.transaction_status
-    if status == _INTRANS:
-        return True
-    if status != _IDLE or not _plain(driver):
-        return False
-    result = pgconn.exec_(b"BEGIN")
-    if result.status != pq.ExecStatus.COMMAND_OK:
-        _check(driver.info.encoding, pgconn, result)
-    return True
+    return status == _INTRANS or (status == _IDLE and _plain(driver))
 
 
 def _plain(driver) -> bool:
@@ -117,39 +129,128 @@ def _plain(driver) -> bool:
     )
 
 
-def execute(connection, driver, prepared: Prepared, values: list, many: list | None) -> Result:
-    """Run ``prepared`` with ``values`` (``_Compiled.processed`` order), or once for each of
-    ``many``; the connection is inside a transaction (``in_transaction``)."""
+def _session(connection) -> _Session:
+    driver = connection.connection.driver_connection
     info = connection.connection.info
     session = info.get("medsettle_libpq")
     if session is None or session.driver is not driver:  # a new connection behind the record
         session = info["medsettle_libpq"] = _Session(driver)
-    pgconn = driver.pgconn
-    name = prepared.name
-    if name not in session.prepared:
-        if len(session.prepared) < _MAX_PREPARED:
-            _check(session.encoding, pgconn, pgconn.prepare(name, prepared.sql, None))
-            session.prepared.add(name)
-        else:
-            name = None
+    return session
+
+
+def run(
+    connection, compiled, params: dict[str, Any] | list[dict[str, Any]], many: bool, later: bool
+):
+    """Run ``compiled`` with ``params`` (a list of them when ``many``) — with whatever writes are
+    queued, in one round trip — and answer its rows; or, ``later``, queue it for the next round
+    trip (a write whose result nobody reads) and answer None."""
+    session = _session(connection)
+    pgconn = session.driver.pgconn
+    if pgconn.transaction_status == _IDLE and session.pending[:1] != [_BEGIN]:
+        session.pending = [_BEGIN]  # the transaction begins in this round trip
+    prepared = compiled.libpq
+    name = _prepare(session, pgconn, prepared)
     tx = session.transformer
-    count = 0
-    result = None
-    for each in many if many is not None else (values,):
-        params = tx.dump_sequence([each[i] for i in prepared.index], prepared.formats)
-        if name is None:
-            result = pgconn.exec_params(prepared.sql, params)
-        else:
-            result = pgconn.exec_prepared(name, params)
-        if result.status not in _DONE:
-            if result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
-                session.prepared.clear()  # deallocated behind our back: prepare anew next time
-            _check(session.encoding, pgconn, result)
-        count += result.command_tuples or 0
-    if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+    items = [
+        (name, prepared.sql, tx.dump_sequence([row[i] for i in prepared.index], prepared.formats))
+        for row in (
+            [compiled.processed(p) for p in params] if many else [compiled.processed(params)]
+        )
+    ]
+    if later:
+        session.pending.extend(items)
+        return None
+    items, session.pending = session.pending + items, []
+    results = _round_trip(session, pgconn, items)[-len(items) :]
+    count = sum(r.command_tuples or 0 for r in results)
+    last = results[-1]
+    if last.status != pq.ExecStatus.TUPLES_OK:
         return Result([], count)
-    tx.set_pgresult(result)
-    return Result(tx.load_rows(0, result.ntuples, tuple), count)
+    tx.set_pgresult(last)
+    return Result(tx.load_rows(0, last.ntuples, tuple), count)
+
+
+def flush(connection, *, commit: bool = False) -> None:
+    """Send the queued writes (and ``COMMIT``, when committing) in one round trip; called before
+    any other statement on the connection and at commit (``database.make_engine``)."""
+    session = connection.connection.info.get("medsettle_libpq")
+    if session is None or not session.pending:
+        return
+    items, session.pending = session.pending, []
+    if session.driver.pgconn.transaction_status == _IDLE and items[0] is not _BEGIN:
+        return  # queued in a transaction that has ended without them: never sent (a guard)
+    _round_trip(session, session.driver.pgconn, items + [_COMMIT] if commit else items)
+
+
+def discard(info: dict) -> None:
+    """Forget the queued writes: the transaction is rolled back or the connection reset."""
+    session = info.get("medsettle_libpq")
+    if session is not None:
+        session.pending.clear()
+
+
+def _prepare(session: _Session, pgconn, prepared: Prepared) -> bytes | None:
+    name = prepared.name
+    if name in session.prepared:
+        return name
+    if len(session.prepared) >= _MAX_PREPARED:
+        return None  # run unnamed
+    _check(session.encoding, pgconn, pgconn.prepare(name, prepared.sql, None))
+    session.prepared.add(name)
+    return name
+
+
+def _round_trip(session: _Session, pgconn, items: list[tuple]) -> list:
+    """Send ``items`` in one pipeline and answer their results, in order; the first that failed
+    is raised (those after it were not run)."""
+    if len(items) == 1:
+        name, sql, params = items[0]
+        result = (
+            pgconn.exec_params(sql, params) if name is None else pgconn.exec_prepared(name, params)
+        )
+        _raise_if_failed(session, pgconn, result)
+        return [result]
+    results = []
+    pgconn.enter_pipeline_mode()
+    try:
+        for name, sql, params in items:
+            if name is None:
+                pgconn.send_query_params(sql, params)
+            else:
+                pgconn.send_query_prepared(name, params)
+        pgconn.pipeline_sync()
+        while True:
+            result = _next_result(pgconn)
+            if result is None:  # the end of one statement's results
+                continue
+            if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                break
+            results.append(result)
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            pgconn.exit_pipeline_mode()
+    for result in results:
+        _raise_if_failed(session, pgconn, result)
+    return results
+
+
+def _next_result(pgconn):
+    """The next result, waiting for the server without holding the interpreter (libpq's
+    ``PQgetResult`` would hold it while it blocks)."""
+    while pgconn.is_busy():
+        ready = select.poll()  # not select(): a busy worker's descriptors pass 1,024
+        ready.register(pgconn.socket, select.POLLIN)
+        ready.poll()
+        pgconn.consume_input()
+    return pgconn.get_result()
+
+
+def _raise_if_failed(session: _Session, pgconn, result) -> None:
+    if result.status in _DONE or result.status == pq.ExecStatus.PIPELINE_ABORTED:
+        return
+    if result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
+        session.prepared.clear()  # deallocated behind our back: prepare anew next time
+    _check(session.encoding, pgconn, result)
 
 
 def _check(encoding: str, pgconn, result) -> None:
@@ -158,12 +259,8 @@ def _check(encoding: str, pgconn, result) -> None:
     if result.error_field(pq.DiagnosticField.SQLSTATE) is None:  # no answer from the server
         message = result.get_error_message(encoding) or pgconn.get_error_message(encoding)
         raise psycopg.OperationalError(message or "the connection to the server was lost")
-    raise error_from_result(result, encoding=encoding)
-
-
-def run(connection, compiled, params: dict[str, Any] | list[dict[str, Any]], many: bool):
-    driver = connection.connection.driver_connection
-    prepared = compiled.libpq
-    if many:
-        return execute(connection, driver, prepared, [], [compiled.processed(p) for p in params])
-    return execute(connection, driver, prepared, compiled.processed(params), None)
+    error = error_from_result(result, encoding=encoding)
+    if isinstance(error, psycopg.IntegrityError):
+        # as SQLAlchemy's, which ``services/messages.run`` retries (a colliding id, a twin)
+        raise IntegrityError(None, None, error) from error
+    raise error

@@ -223,7 +223,7 @@ class Repository(PageQueries):
 
     # -- sign-in, visits, lines ------------------------------------------------------------------
     def add_sign_in(self, sign_no: str, code: str, opter_no: str, now: datetime) -> None:
-        st.INSERT_SIGN_IN.run(
+        st.INSERT_SIGN_IN.later(
             self.c,
             {"sign_no": sign_no, "fixmedins_code": code, "opter_no": opter_no, "sign_time": now},
         )
@@ -232,10 +232,10 @@ class Repository(PageQueries):
         return st.VISIT.first(self.c, {"b_mdtrt_id": mdtrt_id, "b_code": fixmedins_code})
 
     def add_visit(self, values: dict) -> None:
-        st.INSERT_VISIT.run(self.c, values)
+        st.INSERT_VISIT.later(self.c, values)
 
     def set_visit(self, mdtrt_id: str, **values) -> None:
-        st.SET_VISIT.run(self.c, {**values, "b_mdtrt_id": mdtrt_id})
+        st.SET_VISIT.later(self.c, {**values, "b_mdtrt_id": mdtrt_id})
 
     def lines_of(self, mdtrt_id: str):
         return st.LINES_OF.all(self.c, {"b_mdtrt_id": mdtrt_id})
@@ -249,7 +249,7 @@ class Repository(PageQueries):
 
     def add_lines(self, values: list[dict]) -> None:
         if values:
-            st.INSERT_LINES.run(self.c, values)
+            st.INSERT_LINES.later(self.c, values)
 
     def delete_unsettled_lines(self, mdtrt_id: str, chrg_bchno: str | None = None, sns=None) -> int:
         condition = and_(fee_lines.c.mdtrt_id == mdtrt_id, fee_lines.c.setl_id.is_(None))
@@ -261,7 +261,7 @@ class Repository(PageQueries):
 
     def mark_lines(self, mdtrt_id: str, sns: list[str], setl_id: str | None) -> None:
         if sns:
-            st.MARK_LINE.run(
+            st.MARK_LINE.later(
                 self.c, [{"b_mdtrt_id": mdtrt_id, "b_sn": sn, "b_setl_id": setl_id} for sn in sns]
             )
 
@@ -318,7 +318,7 @@ class Repository(PageQueries):
         return {r.init_setl_id for r in result}
 
     def append_settlement(self, values: dict) -> None:
-        st.INSERT_SETTLEMENT.run(self.c, values)
+        st.INSERT_SETTLEMENT.later(self.c, values)
 
     def totals(self, psn_no: str, insutype: str, year: int, scope: str) -> Totals:
         row = st.TOTALS.first(
@@ -336,7 +336,7 @@ class Repository(PageQueries):
         return list(self.c.execute(query.order_by(cum_totals.c.insutype, cum_totals.c.scope)))
 
     def add_totals(self, psn_no: str, insutype: str, year: int, scope: str, delta: Totals) -> None:
-        st.ADD_TOTALS[self.c.dialect.name].run(
+        st.ADD_TOTALS[self.c.dialect.name].later(
             self.c,
             {
                 "psn_no": psn_no,
@@ -363,7 +363,7 @@ class Repository(PageQueries):
             self.c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
     def store_message(self, values: dict) -> None:
-        st.INSERT_MESSAGE.run(self.c, values)
+        st.INSERT_MESSAGE.later(self.c, values)
 
     def void_message(self, fixmedins_code: str, msgid: str, by: str) -> None:
         self.c.execute(
