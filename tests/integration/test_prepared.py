@@ -214,3 +214,35 @@ def test_writes_queued_in_a_rolled_back_transaction_never_reach_the_next(platfor
         uow.commit()
     assert _stored(platform.engine, dropped["msgid"]) == 0
     assert _stored(platform.engine, kept["msgid"]) == 1
+
+
+def test_a_round_trip_waits_on_a_connection_past_descriptor_1024(platform):
+    """The pipeline waits for the server with poll(), not select(), which refuses descriptors
+    past 1,024 — a busy worker holds more HTTP connections than that."""
+    import os
+    import resource
+
+    from medsettle.storage.database import UnitOfWork
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 2048), hard), hard))
+    filler = []
+    try:
+        platform.engine.dispose()
+        while not filler or filler[-1] < 1100:  # every lower descriptor taken
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        row = _message_row()
+        with UnitOfWork(platform.engine) as uow:
+            assert uow.connection.connection.driver_connection.pgconn.socket > 1024
+            st.INSERT_MESSAGE.later(uow.connection, row)  # queued: sent with the read below
+            found = st.MESSAGE.first(
+                uow.connection, {"b_code": row["fixmedins_code"], "b_msgid": row["msgid"]}
+            )
+            assert found is not None
+            uow.commit()
+        platform.engine.dispose()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert _stored(platform.engine, row["msgid"]) == 1
