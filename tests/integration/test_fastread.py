@@ -114,3 +114,27 @@ def test_catalogue_reads_of_any_shape_equal_sqlalchemys(platform):
                 entries = Repository(c).catalogue_entries(codes, level_set)
                 assert sorted(entries) == sorted(set(codes))
                 assert sum(len(v) for v in entries.values()) == len(expected)
+
+
+def test_a_sqlite_process_does_not_load_the_postgresql_driver(tmp_path):
+    """psycopg (``storage/prepared.py``) is imported on PostgreSQL only: it costs each of a
+    SQLite server's processes about 9 MiB, against the 500 MiB target of the whole server."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+import medsettle.interface.app, medsettle.serving, medsettle.storage.writer
+from medsettle.storage.database import make_engine, UnitOfWork
+from medsettle.storage import statements as st
+from medsettle.storage.migrate import upgrade
+engine = make_engine("sqlite:///{tmp_path / "x.db"}")
+upgrade(engine)
+with UnitOfWork(engine) as uow:
+    st.INSURANCE.all(uow.connection, {{"b_psn_no": "1", "b_insutype": "390"}})
+    st.INSERT_SIGN_IN.later(uow.connection, {{"sign_no": "S1", "fixmedins_code": "H1",
+                                             "opter_no": "1", "sign_time": __import__("datetime").datetime(2026, 1, 1)}})
+print(sorted(m for m in sys.modules if m.startswith("psycopg")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

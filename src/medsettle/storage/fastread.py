@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from . import prepared
 from .types import Scaled
 
 
@@ -46,7 +45,7 @@ class _Compiled:
         # the parameters in the driver's order, each once: the list is built straight away
         self.in_order = not self.positional or names == self.names
         # PostgreSQL through psycopg: a named prepared statement on libpq (storage/prepared.py)
-        self.libpq = prepared.Prepared(self.sql, self.names) if prepared.on_libpq(dialect) else None
+        self.libpq = _prepared().Prepared(self.sql, self.names) if _on_libpq(dialect) else None
 
     def processed(self, given: dict[str, Any]) -> list:
         """The parameters' values, converted by their columns' bind processors, in ``params``
@@ -70,6 +69,18 @@ class _Compiled:
 
 
 _MISSING = object()
+
+
+def _on_libpq(dialect) -> bool:
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _prepared():
+    """``storage/prepared.py``, imported on PostgreSQL only: psycopg costs a SQLite server
+    about 9 MiB a process."""
+    from . import prepared
+
+    return prepared
 
 
 def _bind_processor(type_, dialect):
@@ -172,6 +183,7 @@ def _execute(
     driver = connection.connection.driver_connection
     try:
         if compiled.libpq is not None:
+            prepared = _prepared()
             if prepared.usable(driver):
                 return prepared.run(connection, compiled, params, many, later)
             prepared.flush(connection)  # queued writes go first

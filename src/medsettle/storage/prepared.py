@@ -54,10 +54,6 @@ _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
 _MAX_PREPARED = 500  # a connection's named statements; beyond, statements run unnamed
 
 
-def on_libpq(dialect) -> bool:
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
-
-
 class Prepared:
     """One statement's SQL in libpq's numbered form (``$1``…), its name, and where each number's
     value stands in ``_Compiled.params``."""
