@@ -28,6 +28,11 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def on_libpq(dialect) -> bool:
+    """PostgreSQL through psycopg: the settlement path runs on libpq (storage/prepared.py)."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
 def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
@@ -45,7 +50,7 @@ def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
     # server dropped fails its first statement, SQLAlchemy then discards the pool, and the
     # message is run again on a fresh connection (services/messages.run); nothing was committed.
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
-    if engine.dialect.driver == "psycopg":
+    if on_libpq(engine.dialect):
         _configure_psycopg(engine)
     return engine
 
@@ -160,7 +165,7 @@ class UnitOfWork:
                 self._lock.release()
 
     def commit(self) -> None:
-        if self.connection.dialect.driver == "psycopg":
+        if on_libpq(self.connection.dialect):
             from . import prepared
 
             # the queued writes with the COMMIT, in one round trip; a failure of one of them is

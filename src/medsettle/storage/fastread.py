@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from .database import on_libpq
 from .types import Scaled
 
 
@@ -45,7 +46,7 @@ class _Compiled:
         # the parameters in the driver's order, each once: the list is built straight away
         self.in_order = not self.positional or names == self.names
         # PostgreSQL through psycopg: a named prepared statement on libpq (storage/prepared.py)
-        self.libpq = _prepared().Prepared(self.sql, self.names) if _on_libpq(dialect) else None
+        self.libpq = _prepared().Prepared(self.sql, self.names) if on_libpq(dialect) else None
 
     def processed(self, given: dict[str, Any]) -> list:
         """The parameters' values, converted by their columns' bind processors, in ``params``
@@ -69,10 +70,6 @@ class _Compiled:
 
 
 _MISSING = object()
-
-
-def _on_libpq(dialect) -> bool:
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
 def _prepared():

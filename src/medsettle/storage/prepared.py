@@ -76,11 +76,10 @@ class Prepared:
 class Result:
     """What the callers read of a cursor: the rows, as psycopg would give them."""
 
-    __slots__ = ("_rows", "rowcount")
+    __slots__ = ("_rows",)
 
-    def __init__(self, rows: list, rowcount: int):
+    def __init__(self, rows: list):
         self._rows = rows
-        self.rowcount = rowcount
 
     def fetchall(self) -> list:
         return self._rows
@@ -142,8 +141,8 @@ def run(
     trip (a write whose result nobody reads) and answer None."""
     session = _session(connection)
     pgconn = session.driver.pgconn
-    if pgconn.transaction_status == _IDLE and session.pending[:1] != [_BEGIN]:
-        session.pending = [_BEGIN]  # the transaction begins in this round trip
+    if pgconn.transaction_status == _IDLE and not _live(session, pgconn):
+        session.pending = [_BEGIN]  # no transaction yet: it begins in this round trip
     prepared = compiled.libpq
     name = _prepare(session, pgconn, prepared)
     tx = session.transformer
@@ -157,13 +156,11 @@ def run(
         session.pending.extend(items)
         return None
     items, session.pending = session.pending + items, []
-    results = _round_trip(session, pgconn, items)[-len(items) :]
-    count = sum(r.command_tuples or 0 for r in results)
-    last = results[-1]
+    last = _round_trip(session, pgconn, items)[-1]
     if last.status != pq.ExecStatus.TUPLES_OK:
-        return Result([], count)
+        return Result([])
     tx.set_pgresult(last)
-    return Result(tx.load_rows(0, last.ntuples, tuple), count)
+    return Result(tx.load_rows(0, last.ntuples, tuple))
 
 
 def flush(connection, *, commit: bool = False) -> None:
@@ -172,10 +169,20 @@ def flush(connection, *, commit: bool = False) -> None:
     session = connection.connection.info.get("medsettle_libpq")
     if session is None or not session.pending:
         return
-    items, session.pending = session.pending, []
-    if session.driver.pgconn.transaction_status == _IDLE and items[0] is not _BEGIN:
-        return  # queued in a transaction that has ended without them: never sent (a guard)
-    _round_trip(session, session.driver.pgconn, items + [_COMMIT] if commit else items)
+    pgconn = session.driver.pgconn
+    items = _live(session, pgconn)
+    session.pending = []
+    if items:
+        _round_trip(session, pgconn, items + [_COMMIT] if commit else items)
+
+
+def _live(session: _Session, pgconn) -> list:
+    """The queued writes that belong to the connection's transaction. With none open, only a
+    list that begins one itself; anything else was queued in a transaction that has ended
+    without them (``discard`` forgets those; this is the guard) and is dropped, never sent."""
+    if pgconn.transaction_status == _IDLE and session.pending[:1] != [_BEGIN]:
+        session.pending = []
+    return session.pending
 
 
 def discard(info: dict) -> None:
@@ -191,7 +198,7 @@ def _prepare(session: _Session, pgconn, prepared: Prepared) -> bytes | None:
         return name
     if len(session.prepared) >= _MAX_PREPARED:
         return None  # run unnamed
-    _check(session.encoding, pgconn, pgconn.prepare(name, prepared.sql, None))
+    _raise_if_failed(session, pgconn, pgconn.prepare(name, prepared.sql, None))
     session.prepared.add(name)
     return name
 
@@ -242,19 +249,17 @@ def _next_result(pgconn):
 
 
 def _raise_if_failed(session: _Session, pgconn, result) -> None:
+    """Raise the error ``result`` holds, as psycopg would; a statement skipped because an
+    earlier one in its pipeline failed is not an error of its own."""
     if result.status in _DONE or result.status == pq.ExecStatus.PIPELINE_ABORTED:
         return
-    if result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
-        session.prepared.clear()  # deallocated behind our back: prepare anew next time
-    _check(session.encoding, pgconn, result)
-
-
-def _check(encoding: str, pgconn, result) -> None:
-    if result.status in _DONE:
-        return
-    if result.error_field(pq.DiagnosticField.SQLSTATE) is None:  # no answer from the server
+    state = result.error_field(pq.DiagnosticField.SQLSTATE)
+    encoding = session.encoding
+    if state is None:  # no answer from the server
         message = result.get_error_message(encoding) or pgconn.get_error_message(encoding)
         raise psycopg.OperationalError(message or "the connection to the server was lost")
+    if state == _NO_SUCH_STATEMENT:
+        session.prepared.clear()  # deallocated behind our back: prepare anew next time
     error = error_from_result(result, encoding=encoding)
     if isinstance(error, psycopg.IntegrityError):
         # as SQLAlchemy's, which ``services/messages.run`` retries (a colliding id, a twin)
