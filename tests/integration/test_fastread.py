@@ -21,6 +21,7 @@ def test_fast_reads_equal_sqlalchemys_rows(platform):
     cases = {
         "CALLER": {"code": SHANGHAI_HOSPITAL},
         "INSURANCE": {"b_psn_no": RESIDENT, "b_insutype": "390"},
+        "LOCK_PERSON": {"b_psn_no": RESIDENT, "b_insutype": "390"},
         "INSURANCES_OF": {"b_psn_no": RETIREE},
         "FILINGS_OF": {"b_psn_no": RESIDENT, "b_insutype": "390"},
         "CERTIFICATIONS_OF": {"b_psn_no": RESIDENT},

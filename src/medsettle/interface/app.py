@@ -249,8 +249,10 @@ class Admission:
     epoch: float
 
     def __call__(self, repo) -> CallContext:
-        institution = admit(repo, self.creds, self.now, self.epoch)
         envelope = self.envelope
+        if envelope is not None:
+            repo.ahead_of_admission(self.creds.code, envelope["msgid"])
+        institution = admit(repo, self.creds, self.now, self.epoch)
         if envelope is None:
             return CallContext(institution=institution, msgid="", infno="", now=self.now)
         if envelope["fixmedins_code"] != institution.fixmedins_code:

@@ -60,6 +60,9 @@ def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any], visit=Non
 def _calculate(repo: Repository, visit, insurance, found, sums, use_account: bool) -> Calculation:
     rule = found.rule
     year = visit.begntime.year
+    repo.ahead_of_totals(
+        visit.psn_no, visit.insutype, year, (rule.deductible_scope, rule.cap_scope)
+    )
     deductible = repo.totals(visit.psn_no, visit.insutype, year, rule.deductible_scope)
     if rule.cap_scope == rule.deductible_scope:
         cap = deductible  # one scope, one read (the totals are an immutable record)
@@ -79,7 +82,9 @@ def _calculate(repo: Repository, visit, insurance, found, sums, use_account: boo
 
 def presettle(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[str, Any]:
     """2206 门诊预结算: the same answer as 2207 would give now; nothing is recorded."""
-    visit, insurance, found, _lines, sums = _prepare(repo, ctx, data)
+    visit = load_open_visit(repo, ctx, data["mdtrt_id"], data["psn_no"])
+    repo.ahead_of_settlement(visit, lock=False)
+    visit, insurance, found, _lines, sums = _prepare(repo, ctx, data, visit)
     calc = _calculate(repo, visit, insurance, found, sums, data.get("acct_used_flag") == "1")
     return render(calc, visit, insurance, ctx, setl_id=None, setl_time=ctx.now, data=data)
 
@@ -87,6 +92,7 @@ def presettle(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[
 def settle(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[str, Any]:
     """2207 门诊结算."""
     visit = load_open_visit(repo, ctx, data["mdtrt_id"], data["psn_no"])
+    repo.ahead_of_settlement(visit, lock=True)
     repo.lock_person(visit.psn_no, visit.insutype)
     # PostgreSQL: read the visit again under the person's lock (a settlement of the same visit
     # may have committed meanwhile); SQLite's single writer has seen the last commit already

@@ -54,6 +54,7 @@ def check_eligibility(repo: Repository, ctx: CallContext, insurance, day, dise_c
 def register(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict[str, Any]:
     """2201 门诊挂号: eligibility for what is known (no disease yet), then a new visit."""
     elig.check_institution(ctx.institution)
+    repo.ahead_of_registration(data["psn_no"], data["insutype"], ctx.insuplc_admdvs)
     insurance = require_insurance(repo, ctx, data["psn_no"], data["insutype"])
     check_eligibility(repo, ctx, insurance, data["begntime"].date(), None)
     mdtrt_id = new_id("MD", ctx.now)
@@ -109,6 +110,7 @@ def cancel_visit(repo: Repository, visit) -> None:
 def upload_diagnosis(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:
     """2203 门诊就诊信息上传: the visit's disease is the dise_codg uploaded here."""
     info = data["mdtrtinfo"]
+    repo.ahead_of_diagnosis(info["mdtrt_id"], ctx.fixmedins_code)
     visit = load_open_visit(repo, ctx, info["mdtrt_id"], info["psn_no"])
     dise_codg = info["dise_codg"]
     lines = repo.lines_of(visit.mdtrt_id)
@@ -144,6 +146,9 @@ def upload_fees(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dic
     """
     details = data["feedetail"]
     first = details[0]
+    levels = lookup_levels(ctx.institution.admdvs)
+    codes = [d["med_list_codg"] for d in details]
+    repo.ahead_of_fees(first["mdtrt_id"], ctx.fixmedins_code, codes, levels)
     visit = load_open_visit(repo, ctx, first["mdtrt_id"], first["psn_no"])
     for i, line in enumerate(details):
         if line["mdtrt_id"] != visit.mdtrt_id or line["psn_no"] != visit.psn_no:
@@ -173,8 +178,7 @@ def upload_fees(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dic
                     f"feedetail[{i}]的病种dise_codg={line_dise}与就诊病种{dise_codg}不一致",
                 )
 
-    levels = lookup_levels(ctx.institution.admdvs)
-    entries = repo.catalogue_entries((d["med_list_codg"] for d in details), levels)
+    entries = repo.catalogue_entries(codes, levels)
     results, stored = [], []
     for line in details:
         entry = resolve_entry(

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.util import find_tables
 
 from .database import on_libpq
 from .types import Scaled
@@ -30,6 +31,9 @@ class _Compiled:
     def __init__(self, statement, dialect, keys: tuple[str, ...] | None):
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
         self.sql = compiled.string
+        self.reads = bool(getattr(statement, "is_select", False))  # a SELECT changes nothing
+        # the tables it reads or writes: a write forgets what was read ahead of these
+        self.tables = frozenset(t.name for t in find_tables(statement, include_crud=True))
         self.positional = bool(compiled.positiontup)
         names = (
             list(compiled.positiontup) if self.positional else list(compiled.bind_names.values())
@@ -123,7 +127,11 @@ class FastRead:
 
     def all(self, connection: Connection, params: dict[str, Any]) -> list:
         compiled, converted, row = self._plan(connection.dialect)
-        cursor = _execute(connection, compiled, params)
+        cursor = None
+        if compiled.libpq is not None:
+            cursor = _prepared().kept(connection, self.key(params))
+        if cursor is None:
+            cursor = _execute(connection, compiled, params)
         make = tuple.__new__  # what the named tuple's _make does, less its checks
         if not converted:
             return [make(row, raw) for raw in cursor.fetchall()]
@@ -138,6 +146,26 @@ class FastRead:
     def first(self, connection: Connection, params: dict[str, Any]):
         found = self.all(connection, params)
         return found[0] if found else None
+
+    def key(self, params: dict[str, Any]) -> tuple:
+        """What identifies this read's answer: the statement and its parameters."""
+        return (self, *sorted(params.items()))
+
+
+def read_ahead(connection: Connection, reads: list[tuple[FastRead, dict[str, Any]]]) -> None:
+    """Send ``reads`` now, together: on PostgreSQL in one round trip, each answer kept for the
+    first ``FastRead.all`` that asks the same read in this transaction with nothing written
+    meanwhile (``storage/prepared.py``). Elsewhere nothing is done: SQLite has no round trip to
+    save, and each read runs when it is asked."""
+    if not on_libpq(connection.dialect):
+        return
+    prepared = _prepared()
+    if not prepared.usable(connection.connection.driver_connection):
+        return
+    dialect = connection.dialect
+    prepared.run_ahead(
+        connection, [(read.key(params), read._plan(dialect)[0], params) for read, params in reads]
+    )
 
 
 class FastWrite:

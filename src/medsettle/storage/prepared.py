@@ -19,6 +19,12 @@ succeeds, with the transaction rolled back — as the error of the statement tha
 queued writes of a transaction rolled back are forgotten (``discard``), never sent into the
 next.
 
+Reads a use case will ask next can be sent ahead, together, in one round trip (``run_ahead``,
+from ``fastread.read_ahead``): their rows are kept and answer the first ``FastRead`` that asks
+the same statement with the same parameters, once. A write on this path forgets those of the
+tables it writes; any statement outside this path, and the end of the transaction, forget
+them all: a kept answer is never older than the writes made since it was read.
+
 A transaction this path opens begins with a plain ``BEGIN`` sent with its first round trip, as
 psycopg's own would be (a connection asking for an isolation level or read only is left to
 psycopg). A statement that fails raises psycopg's own exception for its SQLSTATE (a unique key
@@ -89,8 +95,9 @@ class Result:
 
 
 class _Session:
-    """What one driver connection keeps: the names it has prepared, its transformer, and the
-    writes queued for the next round trip (``pending``, each ``(name, sql, params)``)."""
+    """What one driver connection keeps: the names it has prepared, its transformer, the writes
+    queued for the next round trip (``pending``, each ``(name, sql, params)``) and the answers
+    read ahead (``ahead``, by the reader's key)."""
 
     def __init__(self, driver: psycopg.Connection):
         self.driver = driver
@@ -98,6 +105,7 @@ class _Session:
         self.transformer = Transformer(driver)
         self.encoding = driver.info.encoding
         self.pending: list[tuple] = []
+        self.ahead: dict[Any, tuple[frozenset[str], Result]] = {}  # key: (tables, rows)
 
 
 _BEGIN = (None, b"BEGIN", None)
@@ -139,35 +147,83 @@ def run(
     """Run ``compiled`` with ``params`` (a list of them when ``many``) — with whatever writes are
     queued, in one round trip — and answer its rows; or, ``later``, queue it for the next round
     trip (a write whose result nobody reads) and answer None."""
+    session, pgconn = _open(connection)
+    if session.ahead and not compiled.reads:  # what was read ahead of these tables may change
+        tables = compiled.tables
+        session.ahead = {k: v for k, v in session.ahead.items() if not v[0] & tables}
+    items = _items(session, pgconn, compiled, [params] if not many else params)
+    if later:
+        session.pending.extend(items)
+        return None
+    return _send(session, pgconn, items, 1)[0]
+
+
+def run_ahead(connection, reads: list[tuple[Any, Any, dict[str, Any]]]) -> None:
+    """Run ``reads`` (each ``(key, compiled, params)``) now — after the queued writes, in one
+    round trip — and keep each one's rows under its key for ``kept``."""
+    session, pgconn = _open(connection)
+    items = [item for _k, c, params in reads for item in _items(session, pgconn, c, [params])]
+    for (key, compiled, _p), result in zip(
+        reads, _send(session, pgconn, items, len(items)), strict=True
+    ):
+        session.ahead[key] = (compiled.tables, result)
+
+
+def kept(connection, key) -> Result | None:
+    """The rows read ahead under ``key`` in this transaction (forgotten once answered), or None."""
+    session = connection.connection.info.get("medsettle_libpq")
+    if session is None or not session.ahead:
+        return None
+    if session.driver.pgconn.transaction_status != _INTRANS:
+        session.ahead.clear()  # read in a transaction that has ended
+        return None
+    found = session.ahead.pop(key, None)
+    return None if found is None else found[1]
+
+
+def _open(connection) -> tuple[_Session, Any]:
+    """The connection's session, with a ``BEGIN`` queued when no transaction is open."""
     session = _session(connection)
     pgconn = session.driver.pgconn
     if pgconn.transaction_status == _IDLE and not _live(session, pgconn):
         session.pending = [_BEGIN]  # no transaction yet: it begins in this round trip
+        session.ahead.clear()
+    return session, pgconn
+
+
+def _items(session: _Session, pgconn, compiled, params: list[dict[str, Any]]) -> list[tuple]:
     prepared = compiled.libpq
     name = _prepare(session, pgconn, prepared)
     tx = session.transformer
-    items = [
+    return [
         (name, prepared.sql, tx.dump_sequence([row[i] for i in prepared.index], prepared.formats))
-        for row in (
-            [compiled.processed(p) for p in params] if many else [compiled.processed(params)]
-        )
+        for row in (compiled.processed(p) for p in params)
     ]
-    if later:
-        session.pending.extend(items)
-        return None
+
+
+def _send(session: _Session, pgconn, items: list[tuple], answers: int) -> list[Result]:
+    """Send the queued writes and ``items`` in one round trip; the rows of the last ``answers``
+    results."""
     items, session.pending = session.pending + items, []
-    last = _round_trip(session, pgconn, items)[-1]
-    if last.status != pq.ExecStatus.TUPLES_OK:
-        return Result([])
-    tx.set_pgresult(last)
-    return Result(tx.load_rows(0, last.ntuples, tuple))
+    tx = session.transformer
+    found = []
+    for result in _round_trip(session, pgconn, items)[-answers:]:
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            found.append(Result([]))
+            continue
+        tx.set_pgresult(result)
+        found.append(Result(tx.load_rows(0, result.ntuples, tuple)))
+    return found
 
 
 def flush(connection, *, commit: bool = False) -> None:
     """Send the queued writes (and ``COMMIT``, when committing) in one round trip; called before
     any other statement on the connection and at commit (``database.make_engine``)."""
     session = connection.connection.info.get("medsettle_libpq")
-    if session is None or not session.pending:
+    if session is None:
+        return
+    session.ahead.clear()  # the statement that follows may write
+    if not session.pending:
         return
     pgconn = session.driver.pgconn
     items = _live(session, pgconn)
@@ -190,6 +246,7 @@ def discard(info: dict) -> None:
     session = info.get("medsettle_libpq")
     if session is not None:
         session.pending.clear()
+        session.ahead.clear()
 
 
 def _prepare(session: _Session, pgconn, prepared: Prepared) -> bytes | None:

@@ -18,6 +18,7 @@ from medsettle.domain.settlement import Totals
 
 from . import rows
 from . import statements as st
+from .fastread import FastRead, read_ahead
 from .pages import PageQueries
 from .schema import (
     account_entries,
@@ -35,6 +36,78 @@ from .schema import (
 
 _last_prune = 0  # when this process last deleted expired nonces (the horizon then, Unix seconds)
 
+Read = tuple[FastRead, dict]  # one question, as a statement and its parameters
+
+
+# -- the questions asked on the settlement path, each written once: the methods below ask
+# them, and the ``ahead_*`` methods send those a use case will ask next in one round trip
+def _caller(code: str) -> Read:
+    return st.CALLER, {"code": code}
+
+
+def _message(code: str, msgid: str) -> Read:
+    return st.MESSAGE, {"b_code": code, "b_msgid": msgid}
+
+
+def _insurance(psn_no: str, insutype: str) -> Read:
+    return st.INSURANCE, {"b_psn_no": psn_no, "b_insutype": insutype}
+
+
+def _lock(psn_no: str, insutype: str) -> Read:
+    return st.LOCK_PERSON, {"b_psn_no": psn_no, "b_insutype": insutype}
+
+
+def _filings(psn_no: str, insutype: str) -> Read:
+    return st.FILINGS_OF, {"b_psn_no": psn_no, "b_insutype": insutype}
+
+
+def _certifications(psn_no: str, insutype: str | None) -> Read:
+    if insutype is None:
+        return st.CERTIFICATIONS_OF, {"b_psn_no": psn_no}
+    return st.CERTIFICATIONS_OF_TYPE, {"b_psn_no": psn_no, "b_insutype": insutype}
+
+
+def _policies(admdvs: str) -> Read:
+    return st.POLICIES_FOR, {"b_admdvs": admdvs}
+
+
+def _catalogue(codes: list[str], levels: list[str]) -> Read:
+    params = {f"c{i}": code for i, code in enumerate(codes)}
+    params.update((f"l{i}", level) for i, level in enumerate(levels))
+    return st.catalogue_entries(len(codes), len(levels)), params
+
+
+def _visit(mdtrt_id: str, code: str) -> Read:
+    return st.VISIT, {"b_mdtrt_id": mdtrt_id, "b_code": code}
+
+
+def _lines(mdtrt_id: str) -> Read:
+    return st.LINES_OF, {"b_mdtrt_id": mdtrt_id}
+
+
+def _unsettled(mdtrt_id: str) -> Read:
+    return st.UNSETTLED_PARTS, {"b_mdtrt_id": mdtrt_id}
+
+
+def _line_sns(mdtrt_id: str) -> Read:
+    return st.LINE_SNS, {"b_mdtrt_id": mdtrt_id}
+
+
+def _totals(psn_no: str, insutype: str, year: int, scope: str) -> Read:
+    return st.TOTALS, {"b_psn_no": psn_no, "b_insutype": insutype, "b_year": year, "b_scope": scope}
+
+
+def _balance(psn_no: str) -> Read:
+    return st.ACCOUNT_BALANCE, {"b_psn_no": psn_no}
+
+
+def _all(connection: Connection, read: Read) -> list:
+    return read[0].all(connection, read[1])
+
+
+def _first(connection: Connection, read: Read):
+    return read[0].first(connection, read[1])
+
 
 class Repository(PageQueries):
     def __init__(self, connection: Connection):
@@ -48,6 +121,51 @@ class Repository(PageQueries):
     @property
     def is_postgres(self) -> bool:
         return self.c.dialect.name == "postgresql"
+
+    # -- reading ahead: what a use case will ask next, in one round trip (PostgreSQL; a no-op
+    # on SQLite). Each is a hint: the methods below still ask, and are answered from it.
+    def ahead_of_admission(self, code: str, msgid: str) -> None:
+        """The caller and the answer stored for its msgid."""
+        read_ahead(self.c, [_caller(code), _message(code, msgid)])
+
+    def ahead_of_registration(self, psn_no: str, insutype: str, admdvs: str) -> None:
+        """The person, the filings and, when the envelope names it, the insured place's
+        policy (2201)."""
+        reads = [_insurance(psn_no, insutype), _filings(psn_no, insutype)]
+        read_ahead(self.c, [*reads, _policies(admdvs)] if admdvs else reads)
+
+    def ahead_of_diagnosis(self, mdtrt_id: str, code: str) -> None:
+        """The visit and its lines (2203)."""
+        read_ahead(self.c, [_visit(mdtrt_id, code), _lines(mdtrt_id)])
+
+    def ahead_of_fees(self, mdtrt_id: str, code: str, codes: Iterable[str], levels) -> None:
+        """The visit, its lines' numbers and the catalogue rows of ``codes`` (2204)."""
+        reads = [_visit(mdtrt_id, code), _line_sns(mdtrt_id)]
+        codes, levels = sorted(set(codes)), list(levels)
+        read_ahead(self.c, [*reads, _catalogue(codes, levels)] if codes and levels else reads)
+
+    def ahead_of_settlement(self, visit, *, lock: bool) -> None:
+        """What a settlement of ``visit`` reads: with ``lock``, the person locked first
+        (``lock_person``) and the visit read again under the lock; then the person's insurance,
+        filings, certifications and policy and the visit's unsettled lines (2206/2207)."""
+        psn_no, insutype = visit.psn_no, visit.insutype
+        again = [_lock(psn_no, insutype), _visit(visit.mdtrt_id, visit.fixmedins_code)]
+        read_ahead(
+            self.c,
+            [
+                *(again if lock else []),
+                _insurance(psn_no, insutype),
+                _filings(psn_no, insutype),
+                _certifications(psn_no, insutype),
+                _policies(visit.insuplc_admdvs),
+                _unsettled(visit.mdtrt_id),
+            ],
+        )
+
+    def ahead_of_totals(self, psn_no: str, insutype: str, year: int, scopes: Iterable[str]) -> None:
+        """The person's running totals in ``scopes`` and account balance."""
+        reads = [_totals(psn_no, insutype, year, scope) for scope in dict.fromkeys(scopes)]
+        read_ahead(self.c, [*reads, _balance(psn_no)])
 
     # -- institutions and credentials ------------------------------------------------------
     def institution(self, code: str) -> Institution | None:
@@ -64,7 +182,7 @@ class Repository(PageQueries):
             found = kept.get(code)
             if found is not None:
                 return found
-        row = st.CALLER.first(self.c, {"code": code})
+        row = _first(self.c, _caller(code))
         if row is None:
             return None
         found = rows.institution(row), row.credential_id, row.secret_enc
@@ -104,7 +222,7 @@ class Repository(PageQueries):
 
     # -- persons -----------------------------------------------------------------------------
     def insurance(self, psn_no: str, insutype: str) -> Insurance | None:
-        row = st.INSURANCE.first(self.c, {"b_psn_no": psn_no, "b_insutype": insutype})
+        row = _first(self.c, _insurance(psn_no, insutype))
         return rows.insurance(row) if row else None
 
     def insurances_of(self, psn_no: str) -> list[Insurance]:
@@ -129,10 +247,10 @@ class Repository(PageQueries):
         """Serialise settlements of one person: a row lock on PostgreSQL; on SQLite the
         IMMEDIATE transaction already holds the database's write lock."""
         if self.is_postgres:
-            self.c.execute(st.LOCK_PERSON, {"b_psn_no": psn_no, "b_insutype": insutype})
+            _all(self.c, _lock(psn_no, insutype))
 
     def account_balance(self, psn_no: str) -> Decimal:
-        found = st.ACCOUNT_BALANCE.first(self.c, {"b_psn_no": psn_no})
+        found = _first(self.c, _balance(psn_no))
         balance = found.balance if found is not None else None
         return balance if balance is not None else ZERO
 
@@ -167,17 +285,10 @@ class Repository(PageQueries):
         )
 
     def filings_of(self, psn_no: str, insutype: str) -> list[Filing]:
-        result = st.FILINGS_OF.all(self.c, {"b_psn_no": psn_no, "b_insutype": insutype})
-        return [rows.filing(r) for r in result]
+        return [rows.filing(r) for r in _all(self.c, _filings(psn_no, insutype))]
 
     def certifications_of(self, psn_no: str, insutype: str | None = None) -> list[Certification]:
-        if insutype is None:
-            result = st.CERTIFICATIONS_OF.all(self.c, {"b_psn_no": psn_no})
-        else:
-            result = st.CERTIFICATIONS_OF_TYPE.all(
-                self.c, {"b_psn_no": psn_no, "b_insutype": insutype}
-            )
-        return [rows.certification(r) for r in result]
+        return [rows.certification(r) for r in _all(self.c, _certifications(psn_no, insutype))]
 
     def certification_row(self, sn: str):
         return self.c.execute(
@@ -204,8 +315,7 @@ class Repository(PageQueries):
 
     # -- policy and catalogue ------------------------------------------------------------------
     def policies_for(self, admdvs: str) -> list[PolicyVersion]:
-        result = st.POLICIES_FOR.all(self.c, {"b_admdvs": admdvs})
-        return [rows.policy_from_document(r.document) for r in result]
+        return [rows.policy_from_document(r.document) for r in _all(self.c, _policies(admdvs))]
 
     def catalogue_entries(
         self, codes: Iterable[str], levels: Iterable[str]
@@ -215,9 +325,7 @@ class Repository(PageQueries):
         found: dict[str, list[CatalogueEntry]] = {code: [] for code in codes}
         if not codes or not levels:
             return found
-        params = {f"c{i}": code for i, code in enumerate(codes)}
-        params.update((f"l{i}", level) for i, level in enumerate(levels))
-        for r in st.catalogue_entries(len(codes), len(levels)).all(self.c, params):
+        for r in _all(self.c, _catalogue(codes, levels)):
             found[r.med_list_codg].append(rows.catalogue_entry(r))
         return found
 
@@ -229,7 +337,7 @@ class Repository(PageQueries):
         )
 
     def visit(self, mdtrt_id: str, fixmedins_code: str):
-        return st.VISIT.first(self.c, {"b_mdtrt_id": mdtrt_id, "b_code": fixmedins_code})
+        return _first(self.c, _visit(mdtrt_id, fixmedins_code))
 
     def add_visit(self, values: dict) -> None:
         st.INSERT_VISIT.later(self.c, values)
@@ -238,14 +346,14 @@ class Repository(PageQueries):
         st.SET_VISIT.later(self.c, {**values, "b_mdtrt_id": mdtrt_id})
 
     def lines_of(self, mdtrt_id: str):
-        return st.LINES_OF.all(self.c, {"b_mdtrt_id": mdtrt_id})
+        return _all(self.c, _lines(mdtrt_id))
 
     def unsettled_parts(self, mdtrt_id: str):
         """The unsettled lines' numbers and split parts (what LineSums.of adds up)."""
-        return st.UNSETTLED_PARTS.all(self.c, {"b_mdtrt_id": mdtrt_id})
+        return _all(self.c, _unsettled(mdtrt_id))
 
     def line_sns(self, mdtrt_id: str) -> set[str]:
-        return {row[0] for row in st.LINE_SNS.all(self.c, {"b_mdtrt_id": mdtrt_id})}
+        return {row[0] for row in _all(self.c, _line_sns(mdtrt_id))}
 
     def add_lines(self, values: list[dict]) -> None:
         if values:
@@ -321,10 +429,7 @@ class Repository(PageQueries):
         st.INSERT_SETTLEMENT.later(self.c, values)
 
     def totals(self, psn_no: str, insutype: str, year: int, scope: str) -> Totals:
-        row = st.TOTALS.first(
-            self.c,
-            {"b_psn_no": psn_no, "b_insutype": insutype, "b_year": year, "b_scope": scope},
-        )
+        row = _first(self.c, _totals(psn_no, insutype, year, scope))
         if row is None:
             return Totals()
         return Totals(row.dedc_paid, row.payable_base, row.fund_paid)
@@ -351,7 +456,7 @@ class Repository(PageQueries):
 
     # -- stored answers (idempotency) ---------------------------------------------------------------
     def message(self, fixmedins_code: str, msgid: str):
-        return st.MESSAGE.first(self.c, {"b_code": fixmedins_code, "b_msgid": msgid})
+        return _first(self.c, _message(fixmedins_code, msgid))
 
     def relax_commit(self) -> None:
         """This unit of work wrote only what a power loss may take back (a spent nonce), so its

@@ -85,7 +85,7 @@ INSURANCE = FastRead(
 INSURANCES_OF = FastRead(
     select(persons).where(persons.c.psn_no == bindparam("b_psn_no")).order_by(persons.c.insutype)
 )
-LOCK_PERSON = (
+LOCK_PERSON = FastRead(
     select(persons.c.psn_no)
     .where(persons.c.psn_no == bindparam("b_psn_no"), persons.c.insutype == bindparam("b_insutype"))
     .with_for_update()
