@@ -18,6 +18,7 @@ from medsettle.domain.settlement import Totals
 
 from . import rows
 from . import statements as st
+from .database import on_libpq
 from .fastread import FastRead, read_ahead
 from .pages import PageQueries
 from .schema import (
@@ -117,6 +118,8 @@ class Repository(PageQueries):
         # SQLite's writer lends its callers kept while no other connection has committed
         # (``committer.BatchWriter``); None: read every time
         self.callers: dict[str, tuple] | None = None
+        # reading ahead saves round trips on PostgreSQL only: elsewhere the hints cost nothing
+        self.reads_ahead = on_libpq(connection.dialect)
 
     @property
     def is_postgres(self) -> bool:
@@ -126,20 +129,28 @@ class Repository(PageQueries):
     # on SQLite). Each is a hint: the methods below still ask, and are answered from it.
     def ahead_of_admission(self, code: str, msgid: str) -> None:
         """The caller and the answer stored for its msgid."""
+        if not self.reads_ahead:
+            return
         read_ahead(self.c, [_caller(code), _message(code, msgid)])
 
     def ahead_of_registration(self, psn_no: str, insutype: str, admdvs: str) -> None:
         """The person, the filings and, when the envelope names it, the insured place's
         policy (2201)."""
+        if not self.reads_ahead:
+            return
         reads = [_insurance(psn_no, insutype), _filings(psn_no, insutype)]
         read_ahead(self.c, [*reads, _policies(admdvs)] if admdvs else reads)
 
     def ahead_of_diagnosis(self, mdtrt_id: str, code: str) -> None:
         """The visit and its lines (2203)."""
+        if not self.reads_ahead:
+            return
         read_ahead(self.c, [_visit(mdtrt_id, code), _lines(mdtrt_id)])
 
     def ahead_of_fees(self, mdtrt_id: str, code: str, codes: Iterable[str], levels) -> None:
         """The visit, its lines' numbers and the catalogue rows of ``codes`` (2204)."""
+        if not self.reads_ahead:
+            return
         reads = [_visit(mdtrt_id, code), _line_sns(mdtrt_id)]
         codes, levels = sorted(set(codes)), list(levels)
         read_ahead(self.c, [*reads, _catalogue(codes, levels)] if codes and levels else reads)
@@ -148,6 +159,8 @@ class Repository(PageQueries):
         """What a settlement of ``visit`` reads: with ``lock``, the person locked first
         (``lock_person``) and the visit read again under the lock; then the person's insurance,
         filings, certifications and policy and the visit's unsettled lines (2206/2207)."""
+        if not self.reads_ahead:
+            return
         psn_no, insutype = visit.psn_no, visit.insutype
         again = [_lock(psn_no, insutype), _visit(visit.mdtrt_id, visit.fixmedins_code)]
         read_ahead(
@@ -164,6 +177,8 @@ class Repository(PageQueries):
 
     def ahead_of_totals(self, psn_no: str, insutype: str, year: int, scopes: Iterable[str]) -> None:
         """The person's running totals in ``scopes`` and account balance."""
+        if not self.reads_ahead:
+            return
         reads = [_totals(psn_no, insutype, year, scope) for scope in dict.fromkeys(scopes)]
         read_ahead(self.c, [*reads, _balance(psn_no)])
 
