@@ -183,3 +183,15 @@ def test_a_settlement_reads_ahead_under_the_persons_lock(platform):
     worker.join(30)
     assert outcome[0]["infcode"] != 0
     assert outcome[0]["err_msg"].find("没有未结算的费用明细") >= 0, outcome[0]
+
+
+def test_nothing_to_read_ahead_sends_nothing(platform, trips):
+    msgid = "D" + uuid.uuid4().hex[:20]
+    with UnitOfWork(platform.engine) as uow:
+        c = uow.connection
+        read_ahead(c, [])  # not even a BEGIN
+        st.INSERT_MESSAGE.later(c, _message(msgid))
+        read_ahead(c, [])  # the queued write waits on
+        assert trips == []
+        assert st.MESSAGE.first(c, _key(msgid)).msgid == msgid
+        assert trips == [3]  # the BEGIN, the write and the read

@@ -165,7 +165,7 @@ def read_ahead(connection: Connection, reads: list[tuple[FastRead, dict[str, Any
     first ``FastRead.all`` that asks the same read in this transaction with nothing written
     meanwhile (``storage/prepared.py``). Elsewhere nothing is done: SQLite has no round trip to
     save, and each read runs when it is asked."""
-    if not on_libpq(connection.dialect):
+    if not reads or not on_libpq(connection.dialect):
         return
     prepared = _prepared()
     if not prepared.usable(connection.connection.driver_connection):

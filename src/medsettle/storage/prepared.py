@@ -207,7 +207,8 @@ def _send(session: _Session, pgconn, items: list[tuple], answers: int) -> list[R
     items, session.pending = session.pending + items, []
     tx = session.transformer
     found = []
-    for result in _round_trip(session, pgconn, items)[-answers:]:
+    results = _round_trip(session, pgconn, items) if items else []
+    for result in results[len(results) - answers :]:
         if result.status != pq.ExecStatus.TUPLES_OK:
             found.append(Result([]))
             continue
