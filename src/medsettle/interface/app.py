@@ -250,8 +250,7 @@ class Admission:
 
     def __call__(self, repo) -> CallContext:
         envelope = self.envelope
-        if envelope is not None:
-            repo.ahead_of_admission(self.creds.code, envelope["msgid"])
+        repo.ahead_of_admission(self.creds.code, envelope["msgid"] if envelope else None)
         institution = admit(repo, self.creds, self.now, self.epoch)
         if envelope is None:
             return CallContext(institution=institution, msgid="", infno="", now=self.now)

@@ -97,8 +97,13 @@ def read_headers(headers: Mapping[str, str], epoch: float) -> Credentials:
 
 def admit(repo: Repository, creds: Credentials, now: datetime, epoch: float) -> Institution:
     """Check the institution, its live secret and the signature, and spend the nonce — in the
-    caller's transaction, so a request costs one commit. Raises AUTH_FAILED with the reason."""
+    caller's transaction, so a request costs one commit. Raises AUTH_FAILED with the reason.
+
+    The nonce is spent first, so that on PostgreSQL it goes in one round trip with the reads
+    queued ahead (the caller, the stored answer: ``Repository.ahead_of_admission``); it counts
+    only once the checks before it pass, and a refusal rolls it back with the rest."""
     code = creds.code
+    fresh = repo.spend_nonce(code, creds.nonce, creds.timestamp, int(epoch) - WINDOW_SECONDS)
     found = repo.caller(code)
     if found is None:
         raise _refuse(f"未知的定点医药机构{code}")
@@ -112,7 +117,7 @@ def admit(repo: Repository, creds: Credentials, now: datetime, epoch: float) -> 
         raise _refuse("接口密钥无法解密（平台密钥已更换？请重新签发）")
     if not hmac.compare_digest(creds.signature, signature(str(creds.timestamp), secret, creds.nonce)):
         raise _refuse("签名x-tif-signature不正确")
-    if not repo.spend_nonce(code, creds.nonce, creds.timestamp, int(epoch) - WINDOW_SECONDS):
+    if not fresh:
         raise _refuse("x-tif-nonce已使用过（重放请求）")
     return institution
 

@@ -161,17 +161,18 @@ class FastRead:
 
 
 def read_ahead(connection: Connection, reads: list[tuple[FastRead, dict[str, Any]]]) -> None:
-    """Send ``reads`` now, together: on PostgreSQL in one round trip, each answer kept for the
-    first ``FastRead.all`` that asks the same read in this transaction with nothing written
-    meanwhile (``storage/prepared.py``). Elsewhere nothing is done: SQLite has no round trip to
-    save, and each read runs when it is asked."""
+    """On PostgreSQL, queue ``reads`` to go together with the transaction's next round trip
+    (whatever statement causes it, or the first of them asked); each answer is kept for the
+    first ``FastRead.all`` that asks the same read in this transaction with nothing written to
+    its tables meanwhile (``storage/prepared.py``). Elsewhere nothing is done: SQLite has no
+    round trip to save, and each read runs when it is asked."""
     if not reads or not on_libpq(connection.dialect):
         return
     prepared = _prepared()
     if not prepared.usable(connection.connection.driver_connection):
         return
     dialect = connection.dialect
-    prepared.run_ahead(
+    prepared.queue_ahead(
         connection, [(read.key(params), read._plan(dialect)[0], params) for read, params in reads]
     )
 

@@ -19,11 +19,13 @@ succeeds, with the transaction rolled back — as the error of the statement tha
 queued writes of a transaction rolled back are forgotten (``discard``), never sent into the
 next.
 
-Reads a use case will ask next can be sent ahead, together, in one round trip (``run_ahead``,
-from ``fastread.read_ahead``): their rows are kept and answer the first ``FastRead`` that asks
-the same statement with the same parameters, once. A write on this path forgets those of the
-tables it writes; any statement outside this path, and the end of the transaction, forget
-them all: a kept answer is never older than the writes made since it was read.
+Reads a use case will ask next are queued the same way (``queue_ahead``, from
+``fastread.read_ahead``) and go with the next round trip — whatever statement causes it, or at
+once when one of them is asked. Their rows are kept and answer the first ``FastRead`` that
+asks the same statement with the same parameters, once. A write on this path forgets those of
+the tables it writes (those still on their way are dropped when they arrive); any statement
+outside this path, and the end of the transaction, forget them all: a kept answer is never
+older than the writes made since it was read.
 
 A transaction this path opens begins with a plain ``BEGIN`` sent with its first round trip, as
 psycopg's own would be (a connection asking for an isolation level or read only is left to
@@ -95,9 +97,10 @@ class Result:
 
 
 class _Session:
-    """What one driver connection keeps: the names it has prepared, its transformer, the writes
-    queued for the next round trip (``pending``, each ``(name, sql, params)``) and the answers
-    read ahead (``ahead``, by the reader's key)."""
+    """What one driver connection keeps: the names it has prepared, its transformer, the
+    statements queued for the next round trip (``pending``, each ``(name, sql, params, key)``:
+    a write, or with a key a read sent ahead), the reads ahead on their way (``waiting``: key →
+    tables) and their answers (``ahead``: key → (tables, rows))."""
 
     def __init__(self, driver: psycopg.Connection):
         self.driver = driver
@@ -105,11 +108,12 @@ class _Session:
         self.transformer = Transformer(driver)
         self.encoding = driver.info.encoding
         self.pending: list[tuple] = []
-        self.ahead: dict[Any, tuple[frozenset[str], Result]] = {}  # key: (tables, rows)
+        self.waiting: dict[Any, frozenset[str]] = {}
+        self.ahead: dict[Any, tuple[frozenset[str], Result]] = {}
 
 
-_BEGIN = (None, b"BEGIN", None)
-_COMMIT = (None, b"COMMIT", None)
+_BEGIN = (None, b"BEGIN", None, None)
+_COMMIT = (None, b"COMMIT", None, None)
 
 
 def usable(driver) -> bool:
@@ -148,9 +152,8 @@ def run(
     queued, in one round trip — and answer its rows; or, ``later``, queue it for the next round
     trip (a write whose result nobody reads) and answer None."""
     session, pgconn = _open(connection)
-    if session.ahead and not compiled.reads:  # what was read ahead of these tables may change
-        tables = compiled.tables
-        session.ahead = {k: v for k, v in session.ahead.items() if not v[0] & tables}
+    if not compiled.reads:  # what was read ahead of these tables may change
+        _forget(session, compiled.tables)
     items = _items(session, pgconn, compiled, [params] if not many else params)
     if later:
         session.pending.extend(items)
@@ -158,27 +161,44 @@ def run(
     return _send(session, pgconn, items, 1)[0]
 
 
-def run_ahead(connection, reads: list[tuple[Any, Any, dict[str, Any]]]) -> None:
-    """Run ``reads`` (each ``(key, compiled, params)``) now — after the queued writes, in one
-    round trip — and keep each one's rows under its key for ``kept``."""
+def queue_ahead(connection, reads: list[tuple[Any, Any, dict[str, Any]]]) -> None:
+    """Queue ``reads`` (each ``(key, compiled, params)``) for the next round trip; each one's
+    rows are kept under its key for ``kept``."""
     session, pgconn = _open(connection)
-    items = [item for _k, c, params in reads for item in _items(session, pgconn, c, [params])]
-    for (key, compiled, _p), result in zip(
-        reads, _send(session, pgconn, items, len(items)), strict=True
-    ):
-        session.ahead[key] = (compiled.tables, result)
+    for key, compiled, params in reads:
+        session.pending.extend(_items(session, pgconn, compiled, [params], key))
+        session.waiting[key] = compiled.tables
 
 
 def kept(connection, key) -> Result | None:
-    """The rows read ahead under ``key`` in this transaction (forgotten once answered), or None."""
+    """The rows read ahead under ``key`` in this transaction (forgotten once answered), or None;
+    a read still queued goes now, with everything queued."""
     session = connection.connection.info.get("medsettle_libpq")
-    if session is None or not session.ahead:
+    if session is None or not (session.ahead or session.waiting):
         return None
-    if session.driver.pgconn.transaction_status != _INTRANS:
-        session.ahead.clear()  # read in a transaction that has ended
+    pgconn = session.driver.pgconn
+    status = pgconn.transaction_status
+    if status == _IDLE:
+        _live(session, pgconn)  # forgets what belongs to a transaction that has ended
+    elif status != _INTRANS:
+        _forget(session)  # a failed transaction: the read will say so
         return None
+    if key in session.waiting:
+        _send(session, pgconn, [], 0)
     found = session.ahead.pop(key, None)
     return None if found is None else found[1]
+
+
+def _forget(session: _Session, tables: frozenset[str] | None = None) -> None:
+    """Forget what was read ahead (of ``tables`` only, when given), kept or on its way."""
+    if tables is None:
+        session.ahead.clear()
+        session.waiting.clear()
+        return
+    if session.ahead:
+        session.ahead = {k: v for k, v in session.ahead.items() if not v[0] & tables}
+    if session.waiting:
+        session.waiting = {k: t for k, t in session.waiting.items() if not t & tables}
 
 
 def _open(connection) -> tuple[_Session, Any]:
@@ -187,34 +207,45 @@ def _open(connection) -> tuple[_Session, Any]:
     pgconn = session.driver.pgconn
     if pgconn.transaction_status == _IDLE and not _live(session, pgconn):
         session.pending = [_BEGIN]  # no transaction yet: it begins in this round trip
-        session.ahead.clear()
+        _forget(session)
     return session, pgconn
 
 
-def _items(session: _Session, pgconn, compiled, params: list[dict[str, Any]]) -> list[tuple]:
+def _items(
+    session: _Session, pgconn, compiled, params: list[dict[str, Any]], key: Any = None
+) -> list[tuple]:
     prepared = compiled.libpq
     name = _prepare(session, pgconn, prepared)
     tx = session.transformer
     return [
-        (name, prepared.sql, tx.dump_sequence([row[i] for i in prepared.index], prepared.formats))
+        (
+            name,
+            prepared.sql,
+            tx.dump_sequence([row[i] for i in prepared.index], prepared.formats),
+            key,
+        )
         for row in (compiled.processed(p) for p in params)
     ]
 
 
 def _send(session: _Session, pgconn, items: list[tuple], answers: int) -> list[Result]:
-    """Send the queued writes and ``items`` in one round trip; the rows of the last ``answers``
-    results."""
+    """Send what is queued and ``items`` in one round trip; keep the answers of the reads sent
+    ahead that are still wanted, and answer the rows of the last ``answers`` results."""
     items, session.pending = session.pending + items, []
-    tx = session.transformer
-    found = []
     results = _round_trip(session, pgconn, items) if items else []
-    for result in results[len(results) - answers :]:
-        if result.status != pq.ExecStatus.TUPLES_OK:
-            found.append(Result([]))
-            continue
-        tx.set_pgresult(result)
-        found.append(Result(tx.load_rows(0, result.ntuples, tuple)))
-    return found
+    for item, result in zip(items, results, strict=True):
+        key = item[3]
+        if key is not None and (tables := session.waiting.pop(key, None)) is not None:
+            session.ahead[key] = (tables, _rows(session, result))
+    return [_rows(session, result) for result in results[len(results) - answers :]]
+
+
+def _rows(session: _Session, result) -> Result:
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        return Result([])
+    tx = session.transformer
+    tx.set_pgresult(result)
+    return Result(tx.load_rows(0, result.ntuples, tuple))
 
 
 def flush(connection, *, commit: bool = False) -> None:
@@ -223,7 +254,7 @@ def flush(connection, *, commit: bool = False) -> None:
     session = connection.connection.info.get("medsettle_libpq")
     if session is None:
         return
-    session.ahead.clear()  # the statement that follows may write
+    _forget(session)  # the statement that follows may write
     if not session.pending:
         return
     pgconn = session.driver.pgconn
@@ -239,6 +270,7 @@ def _live(session: _Session, pgconn) -> list:
     without them (``discard`` forgets those; this is the guard) and is dropped, never sent."""
     if pgconn.transaction_status == _IDLE and session.pending[:1] != [_BEGIN]:
         session.pending = []
+        _forget(session)
     return session.pending
 
 
@@ -247,7 +279,7 @@ def discard(info: dict) -> None:
     session = info.get("medsettle_libpq")
     if session is not None:
         session.pending.clear()
-        session.ahead.clear()
+        _forget(session)
 
 
 def _prepare(session: _Session, pgconn, prepared: Prepared) -> bytes | None:
@@ -265,7 +297,7 @@ def _round_trip(session: _Session, pgconn, items: list[tuple]) -> list:
     """Send ``items`` in one pipeline and answer their results, in order; the first that failed
     is raised (those after it were not run)."""
     if len(items) == 1:
-        name, sql, params = items[0]
+        name, sql, params, _key = items[0]
         result = (
             pgconn.exec_params(sql, params) if name is None else pgconn.exec_prepared(name, params)
         )
@@ -274,7 +306,7 @@ def _round_trip(session: _Session, pgconn, items: list[tuple]) -> list:
     results = []
     pgconn.enter_pipeline_mode()
     try:
-        for name, sql, params in items:
+        for name, sql, params, _key in items:
             if name is None:
                 pgconn.send_query_params(sql, params)
             else:

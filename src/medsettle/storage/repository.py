@@ -127,11 +127,11 @@ class Repository(PageQueries):
 
     # -- reading ahead: what a use case will ask next, in one round trip (PostgreSQL; a no-op
     # on SQLite). Each is a hint: the methods below still ask, and are answered from it.
-    def ahead_of_admission(self, code: str, msgid: str) -> None:
-        """The caller and the answer stored for its msgid."""
+    def ahead_of_admission(self, code: str, msgid: str | None) -> None:
+        """The caller and the answer stored for its msgid (with the nonce, ``auth.admit``)."""
         if not self.reads_ahead:
             return
-        read_ahead(self.c, [_caller(code), _message(code, msgid)])
+        read_ahead(self.c, [_caller(code), _message(code, msgid)] if msgid else [_caller(code)])
 
     def ahead_of_registration(self, psn_no: str, insutype: str, admdvs: str) -> None:
         """The person, the filings and, when the envelope names it, the insured place's
