@@ -8,6 +8,8 @@ round trips of each message are counted here."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -93,11 +95,18 @@ def test_reads_sent_ahead_go_in_one_round_trip_and_answer_once_as_asked(platform
         assert trips == [2, 1, 1]
 
 
-def test_a_write_forgets_what_was_read_ahead_of_its_table_only(platform, trips):
+@contextmanager
+def _message_and_person_ahead(engine) -> Iterator[tuple]:
+    """A unit of work that has queued a new msgid's stored answer (none) and the person."""
     msgid = "A" + uuid.uuid4().hex[:20]
-    with UnitOfWork(platform.engine) as uow:
+    with UnitOfWork(engine) as uow:
         c = uow.connection
         read_ahead(c, [(st.MESSAGE, _key(msgid)), (st.INSURANCE, PERSON)])
+        yield c, msgid
+
+
+def test_a_write_forgets_what_was_read_ahead_of_its_table_only(platform, trips):
+    with _message_and_person_ahead(platform.engine) as (c, msgid):
         st.INSERT_MESSAGE.later(c, _message(msgid))  # writes messages, after the read
         # the "no such message" on its way is dropped: asked, the read goes again after the
         # write, in the same round trip (BEGIN, the two reads ahead, the write, the read)
@@ -110,10 +119,7 @@ def test_a_write_forgets_what_was_read_ahead_of_its_table_only(platform, trips):
 
 
 def test_a_write_forgets_what_was_kept_of_its_table(platform, trips):
-    msgid = "E" + uuid.uuid4().hex[:20]
-    with UnitOfWork(platform.engine) as uow:
-        c = uow.connection
-        read_ahead(c, [(st.MESSAGE, _key(msgid)), (st.INSURANCE, PERSON)])
+    with _message_and_person_ahead(platform.engine) as (c, msgid):
         assert st.INSURANCE.first(c, PERSON).psn_no == RESIDENT  # both arrive, one is kept
         assert trips == [3]
         st.INSERT_MESSAGE.run(c, _message(msgid))
@@ -122,10 +128,7 @@ def test_a_write_forgets_what_was_kept_of_its_table(platform, trips):
 
 
 def test_a_statement_outside_the_path_forgets_everything_read_ahead(platform, trips):
-    msgid = "B" + uuid.uuid4().hex[:20]
-    with UnitOfWork(platform.engine) as uow:
-        c = uow.connection
-        read_ahead(c, [(st.MESSAGE, _key(msgid)), (st.INSURANCE, PERSON)])
+    with _message_and_person_ahead(platform.engine) as (c, msgid):
         c.execute(insert(messages).values(**_message(msgid)))  # SQLAlchemy's own path
         before = len(trips)
         assert st.MESSAGE.first(c, _key(msgid)).msgid == msgid
