@@ -136,7 +136,7 @@ class FastRead:
         compiled, converted, row = self._plan(connection.dialect)
         cursor = None
         if compiled.libpq is not None:
-            cursor = _prepared().kept(connection, self.key(params))
+            cursor = _prepared().kept(connection, self.key, params)
         if cursor is None:
             cursor = _execute(connection, compiled, params)
         make = tuple.__new__  # what the named tuple's _make does, less its checks

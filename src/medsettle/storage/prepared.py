@@ -45,6 +45,7 @@ import contextlib
 import itertools
 import re
 import select
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -170,12 +171,14 @@ def queue_ahead(connection, reads: list[tuple[Any, Any, dict[str, Any]]]) -> Non
         session.waiting[key] = compiled.tables
 
 
-def kept(connection, key) -> Result | None:
-    """The rows read ahead under ``key`` in this transaction (forgotten once answered), or None;
-    a read still queued goes now, with everything queued."""
+def kept(connection, key_of: Callable[[dict], Any], params: dict[str, Any]) -> Result | None:
+    """The rows read ahead under ``key_of(params)`` in this transaction (forgotten once
+    answered), or None; a read still queued goes now, with everything queued. The key is built
+    only when something was read ahead: every read on this path asks."""
     session = connection.connection.info.get("medsettle_libpq")
     if session is None or not (session.ahead or session.waiting):
         return None
+    key = key_of(params)
     pgconn = session.driver.pgconn
     status = pgconn.transaction_status
     if status == _IDLE:

@@ -72,7 +72,12 @@ def _policies(admdvs: str) -> Read:
     return st.POLICIES_FOR, {"b_admdvs": admdvs}
 
 
-def _catalogue(codes: list[str], levels: list[str]) -> Read:
+def _catalogue(codes: Iterable[str], levels: Iterable[str]) -> Read | None:
+    """The catalogue rows of ``codes`` at ``levels`` (each code once, in order); None when
+    there is nothing to ask."""
+    codes, levels = sorted(set(codes)), list(levels)
+    if not codes or not levels:
+        return None
     params = {f"c{i}": code for i, code in enumerate(codes)}
     params.update((f"l{i}", level) for i, level in enumerate(levels))
     return st.catalogue_entries(len(codes), len(levels)), params
@@ -151,9 +156,9 @@ class Repository(PageQueries):
         """The visit, its lines' numbers and the catalogue rows of ``codes`` (2204)."""
         if not self.reads_ahead:
             return
+        catalogue = _catalogue(codes, levels)
         reads = [_visit(mdtrt_id, code), _line_sns(mdtrt_id)]
-        codes, levels = sorted(set(codes)), list(levels)
-        read_ahead(self.c, [*reads, _catalogue(codes, levels)] if codes and levels else reads)
+        read_ahead(self.c, reads if catalogue is None else [*reads, catalogue])
 
     def ahead_of_settlement(self, visit, *, lock: bool) -> None:
         """What a settlement of ``visit`` reads: with ``lock``, the person locked first
@@ -335,12 +340,12 @@ class Repository(PageQueries):
     def catalogue_entries(
         self, codes: Iterable[str], levels: Iterable[str]
     ) -> dict[str, list[CatalogueEntry]]:
-        codes = sorted(set(codes))
-        levels = list(levels)
-        found: dict[str, list[CatalogueEntry]] = {code: [] for code in codes}
-        if not codes or not levels:
+        codes = set(codes)
+        found: dict[str, list[CatalogueEntry]] = {code: [] for code in sorted(codes)}
+        read = _catalogue(codes, levels)
+        if read is None:
             return found
-        for r in _all(self.c, _catalogue(codes, levels)):
+        for r in _all(self.c, read):
             found[r.med_list_codg].append(rows.catalogue_entry(r))
         return found
 
