@@ -110,7 +110,7 @@ def cancel_visit(repo: Repository, visit) -> None:
 def upload_diagnosis(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dict:
     """2203 门诊就诊信息上传: the visit's disease is the dise_codg uploaded here."""
     info = data["mdtrtinfo"]
-    repo.ahead_of_diagnosis(info["mdtrt_id"], ctx.fixmedins_code)
+    repo.ahead_of_diagnosis(info["mdtrt_id"])
     visit = load_open_visit(repo, ctx, info["mdtrt_id"], info["psn_no"])
     dise_codg = info["dise_codg"]
     lines = repo.lines_of(visit.mdtrt_id)
@@ -148,7 +148,7 @@ def upload_fees(repo: Repository, ctx: CallContext, data: dict[str, Any]) -> dic
     first = details[0]
     levels = lookup_levels(ctx.institution.admdvs)
     codes = [d["med_list_codg"] for d in details]
-    repo.ahead_of_fees(first["mdtrt_id"], ctx.fixmedins_code, codes, levels)
+    repo.ahead_of_fees(first["mdtrt_id"], codes, levels)
     visit = load_open_visit(repo, ctx, first["mdtrt_id"], first["psn_no"])
     for i, line in enumerate(details):
         if line["mdtrt_id"] != visit.mdtrt_id or line["psn_no"] != visit.psn_no:

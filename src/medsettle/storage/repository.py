@@ -83,8 +83,8 @@ def _catalogue(codes: Iterable[str], levels: Iterable[str]) -> Read | None:
     return st.catalogue_entries(len(codes), len(levels)), params
 
 
-def _visit(mdtrt_id: str, code: str) -> Read:
-    return st.VISIT, {"b_mdtrt_id": mdtrt_id, "b_code": code}
+def _visit(mdtrt_id: str) -> Read:
+    return st.VISIT, {"b_mdtrt_id": mdtrt_id}
 
 
 def _lines(mdtrt_id: str) -> Read:
@@ -146,18 +146,18 @@ class Repository(PageQueries):
         reads = [_insurance(psn_no, insutype), _filings(psn_no, insutype)]
         read_ahead(self.c, [*reads, _policies(admdvs)] if admdvs else reads)
 
-    def ahead_of_diagnosis(self, mdtrt_id: str, code: str) -> None:
+    def ahead_of_diagnosis(self, mdtrt_id: str) -> None:
         """The visit and its lines (2203)."""
         if not self.reads_ahead:
             return
-        read_ahead(self.c, [_visit(mdtrt_id, code), _lines(mdtrt_id)])
+        read_ahead(self.c, [_visit(mdtrt_id), _lines(mdtrt_id)])
 
-    def ahead_of_fees(self, mdtrt_id: str, code: str, codes: Iterable[str], levels) -> None:
+    def ahead_of_fees(self, mdtrt_id: str, codes: Iterable[str], levels) -> None:
         """The visit, its lines' numbers and the catalogue rows of ``codes`` (2204)."""
         if not self.reads_ahead:
             return
         catalogue = _catalogue(codes, levels)
-        reads = [_visit(mdtrt_id, code), _line_sns(mdtrt_id)]
+        reads = [_visit(mdtrt_id), _line_sns(mdtrt_id)]
         read_ahead(self.c, reads if catalogue is None else [*reads, catalogue])
 
     def ahead_of_settlement(self, visit, *, lock: bool) -> None:
@@ -167,7 +167,7 @@ class Repository(PageQueries):
         if not self.reads_ahead:
             return
         psn_no, insutype = visit.psn_no, visit.insutype
-        again = [_lock(psn_no, insutype), _visit(visit.mdtrt_id, visit.fixmedins_code)]
+        again = [_lock(psn_no, insutype), _visit(visit.mdtrt_id)]
         read_ahead(
             self.c,
             [
@@ -357,7 +357,10 @@ class Repository(PageQueries):
         )
 
     def visit(self, mdtrt_id: str, fixmedins_code: str):
-        return _first(self.c, _visit(mdtrt_id, fixmedins_code))
+        """The visit ``mdtrt_id`` of hospital ``fixmedins_code``; another hospital's is not
+        found."""
+        found = _first(self.c, _visit(mdtrt_id))
+        return found if found is not None and found.fixmedins_code == fixmedins_code else None
 
     def add_visit(self, values: dict) -> None:
         st.INSERT_VISIT.later(self.c, values)

@@ -132,12 +132,10 @@ ACCOUNT_BALANCE = FastRead(
 )
 
 # -- visits and fee lines ----------------------------------------------------------------------
-VISIT = FastRead(
-    select(visits).where(
-        visits.c.mdtrt_id == bindparam("b_mdtrt_id"),
-        visits.c.fixmedins_code == bindparam("b_code"),
-    )
-)
+# A visit by its key alone; whose visit it is the repository checks. Asked together with
+# ``fixmedins_code``, PostgreSQL may walk that column's index (every visit of one hospital) and
+# filter — it did on fresh tables: 54 µs a read at 310 visits, growing with the hospital's visits.
+VISIT = FastRead(select(visits).where(visits.c.mdtrt_id == bindparam("b_mdtrt_id")))
 INSERT_VISIT = FastWrite(insert(visits))
 SET_VISIT = FastWrite(update(visits).where(visits.c.mdtrt_id == bindparam("b_mdtrt_id")))
 LINES_OF = FastRead(
