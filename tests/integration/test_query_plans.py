@@ -1,9 +1,10 @@
 """The settlement path's reads by key stay reads by key however many rows a hospital holds.
 
-A visit read asked ``mdtrt_id`` and ``fixmedins_code`` together; on fresh (not yet analysed)
-tables PostgreSQL walked the index of ``fixmedins_code`` — every visit of that hospital — and
-filtered on the id: 54 µs a read at 310 visits, and growing with the hospital's visits. The read
-now asks the key alone and the repository checks the hospital."""
+A visit read asked ``mdtrt_id`` and ``fixmedins_code`` together; on small tables not yet
+analysed PostgreSQL walked the index of ``fixmedins_code`` — every visit of that hospital — and
+filtered on the id: 54 µs a read at 310 visits against 14 µs by the key. The read now asks the
+key alone, so the plan no longer rests on the statistics, and the repository checks the
+hospital."""
 
 from __future__ import annotations
 
