@@ -31,6 +31,7 @@ import httpx
 from medsettle.interface.auth import sign_headers
 from medsettle.jsonio import dumps, loads
 
+from .history import preload
 from .wire import Connection
 
 ENDPOINT = "/fsi/api/rsfComIfsService/callService"
@@ -247,8 +248,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visits", type=int, default=800, help="visits per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="VISITS",
+        help="first add this many settled visits of the benchmark hospital (benchmarks/history.py)",
+    )
     parser.add_argument("--json")
     args = parser.parse_args(argv)
+    if args.history < 0:
+        parser.error("--history: a number of visits, 0 or more")
 
     work = Path(tempfile.mkdtemp(prefix="medsettle-load-"))
     return with_database(args.db, work, lambda url: _measure(args, work, url))
@@ -332,6 +342,8 @@ def with_database(kind: str, work: Path, measure) -> int:
 def _measure(args, work: Path, url: str) -> int:
     progress = sys.stderr
     env, secret, people = prepare(work, url, args.counters * 4 * args.runs)
+    if args.history:
+        preload(url, HOSPITAL, args.history, progress)
     # MEDSETTLE_BENCH_PROFILE=FILE: record the server with py-spy (collapsed stacks) into FILE
     profile = os.environ.get("MEDSETTLE_BENCH_PROFILE")
     server, base = start_server(env, work, url, args.workers, profile)
@@ -378,6 +390,7 @@ def header(name: str, args) -> dict:
         **({"connection": POSTGRES[args.db]} if args.db in POSTGRES else {}),
         "workers": args.workers,
         "counters": args.counters,
+        **({"history_visits": args.history} if getattr(args, "history", 0) else {}),
     }
 
 
