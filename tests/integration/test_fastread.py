@@ -28,7 +28,7 @@ def test_fast_reads_equal_sqlalchemys_rows(platform):
         "CERTIFICATIONS_OF_TYPE": {"b_psn_no": RESIDENT, "b_insutype": "390"},
         "POLICIES_FOR": {"b_admdvs": "653200"},
         "ACCOUNT_BALANCE": {"b_psn_no": RETIREE},
-        "VISIT": {"b_mdtrt_id": mdtrt_id, "b_code": SHANGHAI_HOSPITAL},
+        "VISIT": {"b_mdtrt_id": mdtrt_id},
         "LINES_OF": {"b_mdtrt_id": mdtrt_id},
         "UNSETTLED_PARTS": {"b_mdtrt_id": mdtrt_id},
         "LINE_SNS": {"b_mdtrt_id": mdtrt_id},
