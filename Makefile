@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.http_load --db sqlite --counters 16 --visits 480 --runs 3 --json docs/bench-http-sqlite.json
 	$(BIN)/python -m benchmarks.http_load --db sqlite --workers 2 --counters 32 --visits 960 --runs 3 --json docs/bench-http-sqlite-2-workers.json
 	$(BIN)/python -m benchmarks.http_load --db postgres --workers 2 --counters 16 --visits 480 --runs 3 --json docs/bench-http-postgres.json
+	$(BIN)/python -m benchmarks.http_load --db postgres --workers 2 --counters 16 --visits 480 --runs 3 --history 1000000 --json docs/bench-http-postgres-history.json
 	$(BIN)/python -m benchmarks.contention --db sqlite --counters 16 --persons 2 --visits 320 --json docs/bench-contention-sqlite.json
 	$(BIN)/python -m benchmarks.contention --db sqlite --workers 2 --counters 16 --persons 2 --visits 320 --json docs/bench-contention-sqlite-2-workers.json
 	$(BIN)/python -m benchmarks.contention --db postgres --workers 2 --counters 16 --persons 2 --visits 320 --json docs/bench-contention-postgres.json
