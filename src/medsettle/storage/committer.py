@@ -59,7 +59,7 @@ def transact(engine: Engine, work: Callable[[Any], T]) -> T:
         if remote is not None:
             return remote.transact(work)
         return _submit(engine, work)
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, keep=True) as uow:
         try:
             value = work(uow.repo)
         except CommitThenRaise as keep:
