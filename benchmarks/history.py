@@ -28,6 +28,8 @@ from medsettle.storage.schema import cum_totals, fee_lines, messages, settlement
 
 WHEN = datetime(2026, 3, 1, 9, 0, 0)
 LINES_PER_VISIT = 10
+ANSWERS_PER_VISIT = 4  # 2201, 2203, 2204, 2207
+PERSONS = 5000  # the history's visits are spread over this many persons
 
 
 def _series(n: int):
@@ -40,7 +42,7 @@ def _ident(prefix: str, number) -> object:
     return literal(prefix, String) + cast(number, String)
 
 
-def _fill(table, i, **given) -> tuple[list[str], list]:
+def _fill(table, **given) -> tuple[list[str], list]:
     """The columns of ``table`` and, for each, ``given``'s expression or constant (typed by the
     column, so each database stores it as the platform would), else its scalar default."""
     names, values = [], []
@@ -59,28 +61,29 @@ def _fill(table, i, **given) -> tuple[list[str], list]:
 
 
 def _tables(hospital: str, n: int):
-    """(table, rows, statement) per table, in the order they are filled."""
+    """(table, rows, (columns, values), series) per table, in the order they are filled."""
     g = _series(n)
     i = g.c.i
     visit_id = _ident("MDHIST", i)
-    person = _ident("6539", i % 5000)
+    person = _ident("6539", i % PERSONS)
     money = Decimal("120.00")
     amounts = {
         k: money for k in ("fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt")
     }
     visit_cols = _fill(
-        visits, i, mdtrt_id=visit_id, fixmedins_code=hospital, psn_no=person, insutype="390",
+        visits, mdtrt_id=visit_id, fixmedins_code=hospital, psn_no=person, insutype="390",
         insuplc_admdvs="653200", mdtrtarea_admvs="310104", begntime=WHEN, med_type="14",
         dise_codg="M00500", state="registered", created_at=WHEN,
     )  # fmt: skip
     lines = _series(n * LINES_PER_VISIT)
     j = lines.c.i
+    of_visit = (j - 1) // LINES_PER_VISIT + 1  # the visit a line belongs to
     line_cols = _fill(
-        fee_lines, j, mdtrt_id=_ident("MDHIST", (j - 1) // LINES_PER_VISIT + 1),
+        fee_lines, mdtrt_id=_ident("MDHIST", of_visit),
         feedetl_sn=cast((j - 1) % LINES_PER_VISIT + 1, String), fee_ocur_time=WHEN,
         med_list_codg="DEMO-A01", det_item_fee_sumamt=Decimal("480.00"), cnt=Decimal("4"),
         pric=Decimal("120.00"), selfpay_prop=Decimal("0"), chrgitm_lv="01",
-        setl_id=_ident("SHIST", (j - 1) // LINES_PER_VISIT + 1), **amounts,
+        setl_id=_ident("SHIST", of_visit), **amounts,
     )  # fmt: skip
     ledger = {
         k: money
@@ -91,29 +94,30 @@ def _tables(hospital: str, n: int):
         )
     }  # fmt: skip
     settlement_cols = _fill(
-        settlements, i, setl_id=_ident("SHIST", i), mdtrt_id=visit_id, psn_no=person,
+        settlements, setl_id=_ident("SHIST", i), mdtrt_id=visit_id, psn_no=person,
         insutype="390", fixmedins_code=hospital, insuplc_admdvs="653200",
         mdtrtarea_admvs="310104", clr_type="11", setl_time=WHEN, year=2026,
         msgid=_ident("HS", i), calculation="{}", answer="{}", **ledger,
     )  # fmt: skip
-    stored = _series(n * 4)
+    stored = _series(n * ANSWERS_PER_VISIT)
     k = stored.c.i
     message_cols = _fill(
-        messages, k, fixmedins_code=hospital, msgid=_ident("HM", k), infno="2204",
+        messages, fixmedins_code=hospital, msgid=_ident("HM", k), infno="2204",
         input="{}", output="{}", created_at=WHEN,
     )  # fmt: skip
-    people = _series(min(n, 5000))
+    persons = min(n, PERSONS)
+    people = _series(persons)
     p = people.c.i
     totals_cols = _fill(
-        cum_totals, p, psn_no=_ident("6539", p % 5000), insutype="390", year=2026,
+        cum_totals, psn_no=_ident("6539", p % PERSONS), insutype="390", year=2026,
         scope="opsp", dedc_paid=Decimal("300.00"), payable_base=money, fund_paid=money,
     )  # fmt: skip
     return [
         (visits, n, visit_cols, g),
         (fee_lines, n * LINES_PER_VISIT, line_cols, lines),
         (settlements, n, settlement_cols, g),
-        (messages, n * 4, message_cols, stored),
-        (cum_totals, min(n, 5000), totals_cols, people),
+        (messages, n * ANSWERS_PER_VISIT, message_cols, stored),
+        (cum_totals, persons, totals_cols, people),
     ]
 
 
