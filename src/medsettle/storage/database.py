@@ -139,8 +139,9 @@ class _KeptConnections:
     def __init__(self):
         self._local = threading.local()
         self._lock = threading.Lock()
+        # every kept connection, by engine; an engine is a key from its first kept connection
+        # on (its dispose listener registered then, once), and its set is emptied at dispose
         self._of_engine: dict[Engine, set[Connection]] = {}
-        self._listening: weakref.WeakSet[Engine] = weakref.WeakSet()
 
     def get(self, engine: Engine) -> Connection:
         mine = self._local.__dict__.setdefault("by_engine", {})
@@ -150,9 +151,8 @@ class _KeptConnections:
                 self.drop(engine, connection)
             connection = mine[engine] = engine.connect()
             with self._lock:
-                if engine not in self._listening:
+                if engine not in self._of_engine:
                     event.listen(engine, "engine_disposed", self._disposed)
-                    self._listening.add(engine)
                 self._of_engine.setdefault(engine, set()).add(connection)
         return connection
 
@@ -168,7 +168,7 @@ class _KeptConnections:
 
     def _disposed(self, engine: Engine) -> None:
         with self._lock:
-            kept = self._of_engine.pop(engine, set())
+            kept, self._of_engine[engine] = self._of_engine.get(engine, set()), set()
         for connection in kept:
             with contextlib.suppress(Exception):
                 connection.invalidate()  # closes the driver's connection now
@@ -186,7 +186,7 @@ class UnitOfWork:
         self.engine = engine
         self.connection: Connection | None = None
         self._lock = writer_lock(engine)
-        self._keep = keep and self._lock is None  # SQLite's path has its own writer
+        self._keep = keep and not is_sqlite(engine)  # SQLite's path has its own writer
 
     def __enter__(self) -> UnitOfWork:
         from .repository import Repository
