@@ -16,11 +16,13 @@ from medsettle.domain.policy import PolicyVersion
 from medsettle.domain.records import Certification, Filing, Institution, Insurance
 from medsettle.domain.settlement import Totals
 
+from . import questions as q
 from . import rows
 from . import statements as st
+from .ahead import ReadsAhead
 from .database import on_libpq
-from .fastread import FastRead, read_ahead
 from .pages import PageQueries
+from .questions import ask_all, ask_first
 from .schema import (
     account_entries,
     accounts,
@@ -37,85 +39,8 @@ from .schema import (
 
 _last_prune = 0  # when this process last deleted expired nonces (the horizon then, Unix seconds)
 
-Read = tuple[FastRead, dict]  # one question, as a statement and its parameters
 
-
-# -- the questions asked on the settlement path, each written once: the methods below ask
-# them, and the ``ahead_*`` methods send those a use case will ask next in one round trip
-def _caller(code: str) -> Read:
-    return st.CALLER, {"code": code}
-
-
-def _message(code: str, msgid: str) -> Read:
-    return st.MESSAGE, {"b_code": code, "b_msgid": msgid}
-
-
-def _insurance(psn_no: str, insutype: str) -> Read:
-    return st.INSURANCE, {"b_psn_no": psn_no, "b_insutype": insutype}
-
-
-def _lock(psn_no: str, insutype: str) -> Read:
-    return st.LOCK_PERSON, {"b_psn_no": psn_no, "b_insutype": insutype}
-
-
-def _filings(psn_no: str, insutype: str) -> Read:
-    return st.FILINGS_OF, {"b_psn_no": psn_no, "b_insutype": insutype}
-
-
-def _certifications(psn_no: str, insutype: str | None) -> Read:
-    if insutype is None:
-        return st.CERTIFICATIONS_OF, {"b_psn_no": psn_no}
-    return st.CERTIFICATIONS_OF_TYPE, {"b_psn_no": psn_no, "b_insutype": insutype}
-
-
-def _policies(admdvs: str) -> Read:
-    return st.POLICIES_FOR, {"b_admdvs": admdvs}
-
-
-def _catalogue(codes: Iterable[str], levels: Iterable[str]) -> Read | None:
-    """The catalogue rows of ``codes`` at ``levels`` (each code once, in order); None when
-    there is nothing to ask."""
-    codes, levels = sorted(set(codes)), list(levels)
-    if not codes or not levels:
-        return None
-    params = {f"c{i}": code for i, code in enumerate(codes)}
-    params.update((f"l{i}", level) for i, level in enumerate(levels))
-    return st.catalogue_entries(len(codes), len(levels)), params
-
-
-def _visit(mdtrt_id: str) -> Read:
-    return st.VISIT, {"b_mdtrt_id": mdtrt_id}
-
-
-def _lines(mdtrt_id: str) -> Read:
-    return st.LINES_OF, {"b_mdtrt_id": mdtrt_id}
-
-
-def _unsettled(mdtrt_id: str) -> Read:
-    return st.UNSETTLED_PARTS, {"b_mdtrt_id": mdtrt_id}
-
-
-def _line_sns(mdtrt_id: str) -> Read:
-    return st.LINE_SNS, {"b_mdtrt_id": mdtrt_id}
-
-
-def _totals(psn_no: str, insutype: str, year: int, scope: str) -> Read:
-    return st.TOTALS, {"b_psn_no": psn_no, "b_insutype": insutype, "b_year": year, "b_scope": scope}
-
-
-def _balance(psn_no: str) -> Read:
-    return st.ACCOUNT_BALANCE, {"b_psn_no": psn_no}
-
-
-def _all(connection: Connection, read: Read) -> list:
-    return read[0].all(connection, read[1])
-
-
-def _first(connection: Connection, read: Read):
-    return read[0].first(connection, read[1])
-
-
-class Repository(PageQueries):
+class Repository(PageQueries, ReadsAhead):
     def __init__(self, connection: Connection):
         self.c = connection
         # set by ``relax_commit``; SQLite's group committer reads it per call of a batch
@@ -129,63 +54,6 @@ class Repository(PageQueries):
     @property
     def is_postgres(self) -> bool:
         return self.c.dialect.name == "postgresql"
-
-    # -- reading ahead: what a use case will ask next, in one round trip (PostgreSQL; a no-op
-    # on SQLite). Each is a hint: the methods below still ask, and are answered from it.
-    def ahead_of_admission(self, code: str, msgid: str | None) -> None:
-        """The caller and the answer stored for its msgid (with the nonce, ``auth.admit``)."""
-        if not self.reads_ahead:
-            return
-        read_ahead(self.c, [_caller(code), _message(code, msgid)] if msgid else [_caller(code)])
-
-    def ahead_of_registration(self, psn_no: str, insutype: str, admdvs: str) -> None:
-        """The person, the filings and, when the envelope names it, the insured place's
-        policy (2201)."""
-        if not self.reads_ahead:
-            return
-        reads = [_insurance(psn_no, insutype), _filings(psn_no, insutype)]
-        read_ahead(self.c, [*reads, _policies(admdvs)] if admdvs else reads)
-
-    def ahead_of_diagnosis(self, mdtrt_id: str) -> None:
-        """The visit and its lines (2203)."""
-        if not self.reads_ahead:
-            return
-        read_ahead(self.c, [_visit(mdtrt_id), _lines(mdtrt_id)])
-
-    def ahead_of_fees(self, mdtrt_id: str, codes: Iterable[str], levels) -> None:
-        """The visit, its lines' numbers and the catalogue rows of ``codes`` (2204)."""
-        if not self.reads_ahead:
-            return
-        catalogue = _catalogue(codes, levels)
-        reads = [_visit(mdtrt_id), _line_sns(mdtrt_id)]
-        read_ahead(self.c, reads if catalogue is None else [*reads, catalogue])
-
-    def ahead_of_settlement(self, visit, *, lock: bool) -> None:
-        """What a settlement of ``visit`` reads: with ``lock``, the person locked first
-        (``lock_person``) and the visit read again under the lock; then the person's insurance,
-        filings, certifications and policy and the visit's unsettled lines (2206/2207)."""
-        if not self.reads_ahead:
-            return
-        psn_no, insutype = visit.psn_no, visit.insutype
-        again = [_lock(psn_no, insutype), _visit(visit.mdtrt_id)]
-        read_ahead(
-            self.c,
-            [
-                *(again if lock else []),
-                _insurance(psn_no, insutype),
-                _filings(psn_no, insutype),
-                _certifications(psn_no, insutype),
-                _policies(visit.insuplc_admdvs),
-                _unsettled(visit.mdtrt_id),
-            ],
-        )
-
-    def ahead_of_totals(self, psn_no: str, insutype: str, year: int, scopes: Iterable[str]) -> None:
-        """The person's running totals in ``scopes`` and account balance."""
-        if not self.reads_ahead:
-            return
-        reads = [_totals(psn_no, insutype, year, scope) for scope in dict.fromkeys(scopes)]
-        read_ahead(self.c, [*reads, _balance(psn_no)])
 
     # -- institutions and credentials ------------------------------------------------------
     def institution(self, code: str) -> Institution | None:
@@ -202,7 +70,7 @@ class Repository(PageQueries):
             found = kept.get(code)
             if found is not None:
                 return found
-        row = _first(self.c, _caller(code))
+        row = ask_first(self.c, q.caller(code))
         if row is None:
             return None
         found = rows.institution(row), row.credential_id, row.secret_enc
@@ -242,7 +110,7 @@ class Repository(PageQueries):
 
     # -- persons -----------------------------------------------------------------------------
     def insurance(self, psn_no: str, insutype: str) -> Insurance | None:
-        row = _first(self.c, _insurance(psn_no, insutype))
+        row = ask_first(self.c, q.insurance(psn_no, insutype))
         return rows.insurance(row) if row else None
 
     def insurances_of(self, psn_no: str) -> list[Insurance]:
@@ -267,10 +135,10 @@ class Repository(PageQueries):
         """Serialise settlements of one person: a row lock on PostgreSQL; on SQLite the
         IMMEDIATE transaction already holds the database's write lock."""
         if self.is_postgres:
-            _all(self.c, _lock(psn_no, insutype))
+            ask_all(self.c, q.lock(psn_no, insutype))
 
     def account_balance(self, psn_no: str) -> Decimal:
-        found = _first(self.c, _balance(psn_no))
+        found = ask_first(self.c, q.balance(psn_no))
         balance = found.balance if found is not None else None
         return balance if balance is not None else ZERO
 
@@ -305,10 +173,10 @@ class Repository(PageQueries):
         )
 
     def filings_of(self, psn_no: str, insutype: str) -> list[Filing]:
-        return [rows.filing(r) for r in _all(self.c, _filings(psn_no, insutype))]
+        return [rows.filing(r) for r in ask_all(self.c, q.filings(psn_no, insutype))]
 
     def certifications_of(self, psn_no: str, insutype: str | None = None) -> list[Certification]:
-        return [rows.certification(r) for r in _all(self.c, _certifications(psn_no, insutype))]
+        return [rows.certification(r) for r in ask_all(self.c, q.certifications(psn_no, insutype))]
 
     def certification_row(self, sn: str):
         return self.c.execute(
@@ -335,17 +203,17 @@ class Repository(PageQueries):
 
     # -- policy and catalogue ------------------------------------------------------------------
     def policies_for(self, admdvs: str) -> list[PolicyVersion]:
-        return [rows.policy_from_document(r.document) for r in _all(self.c, _policies(admdvs))]
+        return [rows.policy_from_document(r.document) for r in ask_all(self.c, q.policies(admdvs))]
 
     def catalogue_entries(
         self, codes: Iterable[str], levels: Iterable[str]
     ) -> dict[str, list[CatalogueEntry]]:
         codes = set(codes)
         found: dict[str, list[CatalogueEntry]] = {code: [] for code in sorted(codes)}
-        read = _catalogue(codes, levels)
+        read = q.catalogue(codes, levels)
         if read is None:
             return found
-        for r in _all(self.c, read):
+        for r in ask_all(self.c, read):
             found[r.med_list_codg].append(rows.catalogue_entry(r))
         return found
 
@@ -359,7 +227,7 @@ class Repository(PageQueries):
     def visit(self, mdtrt_id: str, fixmedins_code: str):
         """The visit ``mdtrt_id`` of hospital ``fixmedins_code``; another hospital's is not
         found."""
-        found = _first(self.c, _visit(mdtrt_id))
+        found = ask_first(self.c, q.visit(mdtrt_id))
         return found if found is not None and found.fixmedins_code == fixmedins_code else None
 
     def add_visit(self, values: dict) -> None:
@@ -369,14 +237,14 @@ class Repository(PageQueries):
         st.SET_VISIT.later(self.c, {**values, "b_mdtrt_id": mdtrt_id})
 
     def lines_of(self, mdtrt_id: str):
-        return _all(self.c, _lines(mdtrt_id))
+        return ask_all(self.c, q.lines(mdtrt_id))
 
     def unsettled_parts(self, mdtrt_id: str):
         """The unsettled lines' numbers and split parts (what LineSums.of adds up)."""
-        return _all(self.c, _unsettled(mdtrt_id))
+        return ask_all(self.c, q.unsettled(mdtrt_id))
 
     def line_sns(self, mdtrt_id: str) -> set[str]:
-        return {row[0] for row in _all(self.c, _line_sns(mdtrt_id))}
+        return {row[0] for row in ask_all(self.c, q.line_sns(mdtrt_id))}
 
     def add_lines(self, values: list[dict]) -> None:
         if values:
@@ -452,7 +320,7 @@ class Repository(PageQueries):
         st.INSERT_SETTLEMENT.later(self.c, values)
 
     def totals(self, psn_no: str, insutype: str, year: int, scope: str) -> Totals:
-        row = _first(self.c, _totals(psn_no, insutype, year, scope))
+        row = ask_first(self.c, q.totals(psn_no, insutype, year, scope))
         if row is None:
             return Totals()
         return Totals(row.dedc_paid, row.payable_base, row.fund_paid)
@@ -479,7 +347,7 @@ class Repository(PageQueries):
 
     # -- stored answers (idempotency) ---------------------------------------------------------------
     def message(self, fixmedins_code: str, msgid: str):
-        return _first(self.c, _message(fixmedins_code, msgid))
+        return ask_first(self.c, q.message(fixmedins_code, msgid))
 
     def relax_commit(self) -> None:
         """This unit of work wrote only what a power loss may take back (a spent nonce), so its
