@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from medsettle import demo
 from medsettle.services.csvrows import ImportRefused
 from medsettle.services.imports import import_file
 from medsettle.storage import schema
+from medsettle.storage.repository import Repository
 
 DATA = demo.DATA
 POLICY_FILE = DATA / "policy-653200-2025.yaml"
@@ -152,6 +154,23 @@ def test_a_changed_person_row_is_updated_but_the_balance_only_when_new(loaded, t
     assert balances["65320000000000000101"] == Decimal("123.45")
 
 
+@pytest.mark.parametrize("status", ["2", "4", "0"])  # 暂停参保, 终止参保, not insured
+def test_a_person_of_any_national_insurance_status_imports_and_only_1_is_active(
+    loaded, tmp_path, status
+):
+    no = "65320000000000000104"
+    row = PSN.format(no=no, no4="0044", insutype="390", ptype="1401", balc="")
+    row = row.replace(",653200,1,", f",653200,{status},")
+    summary = import_file(
+        loaded, "persons", write_csv(tmp_path / "persons.csv", header_of("persons.csv"), row)
+    )
+    assert summary.inserted == 1
+    with loaded.connect() as c:
+        insurance = Repository(c).insurance(no, "390")
+    assert insurance.psn_insu_stas == status
+    assert not insurance.active_on(date(2025, 6, 1))
+
+
 def test_policy_versions_of_one_place_may_follow_each_other(loaded, tmp_path):
     doc = yaml.safe_load(POLICY_FILE.read_text(encoding="utf-8"))
     first = tmp_path / "policy-653200-2025.yaml"
@@ -263,6 +282,7 @@ CASES = {
     "institutions-admdvs-letters": ("institutions", INS.format(admdvs="12A101"), "admdvs"),
     "persons-insutype-320": ("persons", PSN.format(no="65320000000000000103", no4="0033", insutype="320", ptype="1101", balc=""), "insutype"),
     "persons-balance-on-390": ("persons", PSN.format(no="65320000000000000103", no4="0033", insutype="390", ptype="1401", balc="100.00"), "acct_balc"),
+    "persons-status-letter": ("persons", PSN.format(no="65320000000000000103", no4="0033", insutype="390", ptype="1401", balc="").replace(",653200,1,", ",653200,A,"), "psn_insu_stas"),
     "certifications-unknown-person": ("certifications", CERT.format(psn="65320000000000009999", code="M00500"), "psn_no"),
     "certifications-person-lacks-insutype": ("certifications", CERT.format(psn=RETIREE, code="M00500"), "psn_no"),
     "filings-referral-without-institution": ("filings", _fil(cat="referral"), "referral_fixmedins_no"),

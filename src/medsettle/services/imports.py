@@ -254,7 +254,8 @@ def import_persons(c, path: Path) -> ImportSummary:
             "insutype": r.text("insutype", choices=tuple(t.value for t in Insutype)),
             "psn_type": r.text("psn_type", max_len=6),
             "insuplc_admdvs": r.code("insuplc_admdvs"),
-            "psn_insu_stas": r.text("psn_insu_stas", choices=("0", "1")),
+            # 1 参保缴费 (active); any other national code (2 暂停, 4 终止…) is not active
+            "psn_insu_stas": r.text("psn_insu_stas", max_len=1, choices=tuple("0123456789")),
             "psn_insu_date": r.day("psn_insu_date", required=False),
             "paus_insu_date": r.day("paus_insu_date", required=False),
             "emp_name": r.text("emp_name", required=False),
