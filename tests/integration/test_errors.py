@@ -166,6 +166,7 @@ def test_person_not_found(platform, infno, data, named):
         (SHANGHAI_HOSPITAL, INACTIVE, "310"),
         (GUANGZHOU, TWO_TYPES, "390"),
         (BEIJING, INACTIVE, "310"),  # not filed for Beijing either: insurance comes first
+        (SHANGHAI_HOSPITAL, RESIDENT, "310"),  # known, but insured under 390 only
     ],
 )
 def test_insurance_inactive(platform, code, psn_no, insutype):
@@ -329,6 +330,22 @@ def test_nothing_to_settle(platform):
     assert diagnose(his, mdtrt_id, RESIDENT)["infcode"] == 0
     answer = send(his, "2206", settle_input(mdtrt_id, RESIDENT, "390", "0.00"))
     refused(answer, "NOTHING_TO_SETTLE", mdtrt_id)
+
+
+@pytest.mark.parametrize("infno", ["2206", "2207"])
+def test_nothing_uploaded_is_nothing_to_settle_even_before_a_diagnosis(platform, infno):
+    his = platform.his(SHANGHAI_HOSPITAL)
+    mdtrt_id = register(his, RESIDENT, "390")  # no 2203, no 2204
+    answer = send(his, infno, settle_input(mdtrt_id, RESIDENT, "390", "0.00"))
+    refused(answer, "NOTHING_TO_SETTLE", mdtrt_id)
+
+
+def test_lines_without_a_disease_wait_for_the_diagnosis(platform):
+    his = platform.his(SHANGHAI_HOSPITAL)
+    mdtrt_id = register(his, RESIDENT, "390")
+    assert upload(his, mdtrt_id, RESIDENT, ONE_LINE)["infcode"] == 0  # lines name no disease
+    answer = send(his, "2207", settle_input(mdtrt_id, RESIDENT, "390", "100.00"))
+    refused(answer, "VISIT_STATE", "2203")
 
 
 def test_settlement_not_found_unknown_setl_id(platform):

@@ -49,10 +49,23 @@ def age_on(birthday: date | None, day: date) -> int | None:
 
 
 def require_insurance(repo: Repository, ctx: CallContext, psn_no: str, insutype: str) -> Insurance:
-    """The person under the insurance type, at the insured place the envelope names."""
+    """The person under the insurance type, at the insured place the envelope names. A person
+    known there under other types only is refused INSURANCE_INACTIVE (interface.md: "insurance of
+    that type not active"), an unknown one PERSON_NOT_FOUND."""
     found = repo.insurance(psn_no, insutype)
     if found is None or (ctx.insuplc_admdvs and found.insuplc_admdvs != ctx.insuplc_admdvs):
         where = f"参保地{ctx.insuplc_admdvs}" if ctx.insuplc_admdvs else ""
+        other_types = sorted(
+            i.insutype
+            for i in repo.insurances_of(psn_no)
+            if not ctx.insuplc_admdvs or i.insuplc_admdvs == ctx.insuplc_admdvs
+        )
+        if other_types:  # the person is known here, but not under this insurance type
+            raise fail(
+                ErrCode.INSURANCE_INACTIVE,
+                f"人员psn_no={psn_no}没有险种insutype={insutype}的参保信息"
+                f"（已参保险种：{'、'.join(other_types)}）",
+            )
         raise fail(
             ErrCode.PERSON_NOT_FOUND,
             f"{where}未找到人员psn_no={psn_no}险种insutype={insutype}的参保信息",

@@ -37,15 +37,17 @@ def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any], visit=Non
         )
     elig.check_institution(ctx.institution)
     insurance = require_insurance(repo, ctx, visit.psn_no, visit.insutype)
+    day = visit.begntime.date()
     if not visit.dise_codg:
+        # eligibility for what is known without the disease, as at 2201; then nothing uploaded
+        # is "nothing to settle", and lines without a disease (no 2203, none on the lines) wait
+        check_eligibility(repo, ctx, insurance, day, None)
+        _require_lines(repo, visit)
         raise fail(
             ErrCode.VISIT_STATE, f"就诊mdtrt_id={visit.mdtrt_id}尚未上传诊断信息(2203)，病种未知"
         )
-    day = visit.begntime.date()
     found = check_eligibility(repo, ctx, insurance, day, visit.dise_codg)
-    lines = repo.unsettled_parts(visit.mdtrt_id)
-    if not lines:
-        raise fail(ErrCode.NOTHING_TO_SETTLE, f"就诊mdtrt_id={visit.mdtrt_id}没有未结算的费用明细")
+    lines = _require_lines(repo, visit)
     sums = LineSums.of(lines)  # the stored lines carry the split's field names
     for field in ("medfee_sumamt", *SUM_FIELDS):
         theirs = data.get(field)
@@ -55,6 +57,13 @@ def _prepare(repo: Repository, ctx: CallContext, data: dict[str, Any], visit=Non
                 ErrCode.AMOUNT_MISMATCH, f"{field}与平台计算不一致：医院{theirs}，平台{ours}"
             )
     return visit, insurance, found, lines, sums
+
+
+def _require_lines(repo: Repository, visit) -> list:
+    lines = repo.unsettled_parts(visit.mdtrt_id)
+    if not lines:
+        raise fail(ErrCode.NOTHING_TO_SETTLE, f"就诊mdtrt_id={visit.mdtrt_id}没有未结算的费用明细")
+    return lines
 
 
 def _calculate(repo: Repository, visit, insurance, found, sums, use_account: bool) -> Calculation:
