@@ -39,7 +39,7 @@ class Rule:
     annual_cap: Decimal
     cap_scope: str
 
-    # not a field: (reduction, plan) the settlement calculator used last (settlement.rule_plan)
+    # not a field: (reduction, plan) the settlement calculator used last (settlement_plan.rule_plan)
     _settlement_plan = None
 
     def matches(self, insutype: str, psn_type: str) -> bool:
