@@ -17,7 +17,8 @@ from medsettle.domain.catalogue import CatalogueEntry, LineSplit, LineSums, spli
 from medsettle.domain.codes import ChrgitmLv, PsnClass
 from medsettle.domain.money import tidy
 from medsettle.domain.policy import Band, Rule
-from medsettle.domain.settlement import Calculation, Totals, _tidy_text, calculate
+from medsettle.domain.settlement import Calculation, Totals, calculate
+from medsettle.domain.settlement_plan import _tidy_text
 
 
 def two_band_rule(deductible_scope: str = "opsp", insutype: str = "390") -> Rule:

@@ -15,14 +15,7 @@ from .codes import POOL_FUND_BY_INSUTYPE, FundPayType, Insutype
 from .money import FEN, ZERO, dict_setter, new, tidy
 from .policy import Rule
 
-# the rule plan and the records live in their own modules; every name stays importable from here
-from .settlement_plan import _D0 as _D0
-from .settlement_plan import _PLANS as _PLANS
-from .settlement_plan import _BandPlan as _BandPlan
-from .settlement_plan import _make_plan as _make_plan
-from .settlement_plan import _pct as _pct
-from .settlement_plan import _RulePlan as _RulePlan
-from .settlement_plan import _tidy_text as _tidy_text
+# the rule's plan and the records live in their own modules; the records stay importable here
 from .settlement_plan import rule_plan
 from .settlement_records import BandPart, Calculation, FundRow, Totals
 
