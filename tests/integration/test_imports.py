@@ -285,6 +285,8 @@ CASES = {
     "persons-status-letter": ("persons", PSN.format(no="65320000000000000103", no4="0033", insutype="390", ptype="1401", balc="").replace(",653200,1,", ",653200,A,"), "psn_insu_stas"),
     "certifications-unknown-person": ("certifications", CERT.format(psn="65320000000000009999", code="M00500"), "psn_no"),
     "certifications-person-lacks-insutype": ("certifications", CERT.format(psn=RETIREE, code="M00500"), "psn_no"),
+    "filings-referral-from-outside-the-insured-place": ("filings", _fil(cat="referral", ref="H31010400001"), "referral_fixmedins_no"),
+    "filings-referral-from-unknown-institution": ("filings", _fil(cat="referral", ref="H00000000000"), "referral_fixmedins_no"),
     "filings-referral-without-institution": ("filings", _fil(cat="referral"), "referral_fixmedins_no"),
     "filings-other-temporary-too-short": ("filings", _fil(end="2025-08-30"), "enddate"),
     "filings-referral-too-short": ("filings", _fil(cat="referral", end="2025-08-30", ref="H65320100001"), "enddate"),

@@ -202,15 +202,13 @@ def import_filings(c, path: Path) -> ImportSummary:
                 )
             for column, message in filing_rules.validity_problems(record, policy):
                 problems.add(line, column, message)
-            if (
-                values["referral_fixmedins_no"]
-                and repo.institution(values["referral_fixmedins_no"]) is None
-            ):
-                problems.add(
-                    line,
-                    "referral_fixmedins_no",
-                    f"转出机构{values['referral_fixmedins_no']}不是已登记的定点医疗机构",
-                )
+            if insurance is not None and record.referral_fixmedins_no:
+                # the same rule as an application's: a designated institution of the insured place
+                referring = repo.institution(record.referral_fixmedins_no)
+                for column, message in filing_rules.referral_problems(
+                    record, referring, insurance.insuplc_admdvs
+                ):
+                    problems.add(line, column, message)
         parsed.append((line, values, record))
     # overlaps: against the stored filings and the other rows of this file
     records = [rec for _, _, rec in parsed if rec is not None]
