@@ -274,6 +274,22 @@ def test_refuses_bad_header_fields():
     problem_of(doc, "version")
 
 
+def test_the_filing_periods_may_be_left_out_and_mean_no_such_rule():
+    doc = spec_doc()
+    del doc["temporary_filing_months"], doc["long_term_lock_months"]
+    doc["retroactive_filing_days"] = None
+    policy = parse_policy(doc)
+    assert (
+        policy.temporary_filing_months,
+        policy.long_term_lock_months,
+        policy.retroactive_filing_days,
+    ) == (0, 0, 0)
+    for key in ("temporary_filing_months", "long_term_lock_months", "retroactive_filing_days"):
+        doc = spec_doc()
+        doc[key] = "6"  # present, but not a whole number
+        problem_of(doc, key)
+
+
 def test_every_problem_of_a_document_is_reported():
     doc = spec_doc()
     rule0(doc)["psn_class"] = "veteran"

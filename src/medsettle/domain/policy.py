@@ -164,8 +164,10 @@ class _Reader:
             return None
         return number
 
-    def whole(self, doc: Mapping[str, Any], key: str, path: str) -> int:
+    def whole(self, doc: Mapping[str, Any], key: str, path: str, required: bool = True) -> int:
         value = doc.get(key)
+        if value is None and not required:
+            return 0
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.problem(f"{path}{key}", f"应为非负整数，收到{value!r}")
             return 0
@@ -207,9 +209,11 @@ def parse_policy(doc: Mapping[str, Any]) -> PolicyVersion:
         if value is not None:
             reductions[cat.value] = value
 
-    temporary_months = r.whole(doc, "temporary_filing_months", "")
-    lock_months = r.whole(doc, "long_term_lock_months", "")
-    retro_days = r.whole(doc, "retroactive_filing_days", "")
+    # absent (or null): the insured place sets no such rule — no minimum validity, no lock, no
+    # retroactive filing; 0 is the rule's absence, not a policy number kept in code
+    temporary_months = r.whole(doc, "temporary_filing_months", "", required=False)
+    lock_months = r.whole(doc, "long_term_lock_months", "", required=False)
+    retro_days = r.whole(doc, "retroactive_filing_days", "", required=False)
 
     diseases: dict[str, Disease] = {}
     raw_diseases = doc.get("diseases")
