@@ -277,6 +277,7 @@ def _fil(cat="other_temporary", dest="110000", begn="2025-03-01", end="2025-12-3
 CASES = {
     "catalog-lv-04": ("catalog", CAT.format(code="T-3", lv="04", prop="", flag="0", codes=""), "chrgitm_lv"),
     "catalog-selfpay-above-1": ("catalog", CAT.format(code="T-3", lv="02", prop="1.5", flag="0", codes=""), "selfpay_prop"),
+    "catalog-selfpay-on-class-01": ("catalog", CAT.format(code="T-3", lv="01", prop="0.1", flag="0", codes=""), "selfpay_prop"),
     "catalog-limited-without-diseases": ("catalog", CAT.format(code="T-3", lv="01", prop="", flag="1", codes=""), "lmt_dise_codes"),
     "institutions-admdvs-5-digits": ("institutions", INS.format(admdvs="12010"), "admdvs"),
     "institutions-admdvs-letters": ("institutions", INS.format(admdvs="12A101"), "admdvs"),
@@ -314,6 +315,12 @@ def test_a_bad_third_row_refuses_the_whole_file(loaded, tmp_path, case):
     # the same file without the bad row is accepted: the good rows were refused only for it
     summary = import_file(loaded, kind, write_csv(path, header_of(demo_name), *good))
     assert summary.inserted == len(good)
+
+
+def test_a_class_03_row_may_carry_a_self_pay_share_of_1(loaded, tmp_path):
+    row = CAT.format(code="T-9", lv="03", prop="1", flag="0", codes="")
+    path = write_csv(tmp_path / "catalog-120000.csv", header_of("catalog-110000.csv"), row)
+    assert import_file(loaded, "catalog", path).inserted == 1
 
 
 def test_a_catalogue_refused_on_an_empty_database_stores_no_good_row(engine, tmp_path):

@@ -95,8 +95,10 @@ def import_catalog(c, path: Path) -> ImportSummary:
         r.dates_in_order(values["begndate"], values["enddate"])
         if values["lmt_used_flag"] and not values["lmt_dise_codes"]:
             problems.add(line, "lmt_dise_codes", "限定病种使用(lmt_used_flag=1)时必须列出限定病种")
-        if values["chrgitm_lv"] != "02" and values["selfpay_prop"]:
-            problems.add(line, "selfpay_prop", "只有乙类(02)项目有先行自付比例")
+        # 丙类 (03) rows of national catalogues often carry 1 (全自费): accepted, and the split
+        # reads the share of 乙类 (02) rows only; a 甲类 (01) row has none
+        if values["chrgitm_lv"] == "01" and values["selfpay_prop"]:
+            problems.add(line, "selfpay_prop", "甲类(01)项目没有先行自付比例，应为空或0")
         parsed.append((line, values))
     _duplicate_keys(
         parsed,
