@@ -18,7 +18,8 @@ run: $(STAMP)
 	$(BIN)/medsettle serve --demo --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -36,7 +37,8 @@ screenshots: $(STAMP)
 	MEDSETTLE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/web/test_browser.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 # pip-audit over the installed packages; fails on a known vulnerability that has a fix,
 # reports "skipped" when the vulnerability database is out of reach (docs/operations.md)

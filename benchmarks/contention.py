@@ -76,17 +76,49 @@ class Counter:
 
     async def visit(self, psn: str) -> None:
         when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        _, reg = await self.call("2201", {"data": {"psn_no": psn, "insutype": "390", "begntime": when}})
+        _, reg = await self.call(
+            "2201", {"data": {"psn_no": psn, "insutype": "390", "begntime": when}}
+        )
         mdtrt_id = reg["data"]["mdtrt_id"]
-        await self.call("2203", {"mdtrtinfo": {"mdtrt_id": mdtrt_id, "psn_no": psn, "med_type": "14", "dise_codg": "M00500"}})
+        await self.call(
+            "2203",
+            {
+                "mdtrtinfo": {
+                    "mdtrt_id": mdtrt_id,
+                    "psn_no": psn,
+                    "med_type": "14",
+                    "dise_codg": "M00500",
+                }
+            },
+        )
         lines, total = [], Decimal(0)
         for sn, (code, pric, cnt) in enumerate(LINES, 1):
             amount = (Decimal(pric) * Decimal(cnt)).quantize(Decimal("0.01"))
             total += amount
-            lines.append({"feedetl_sn": str(sn), "mdtrt_id": mdtrt_id, "psn_no": psn, "fee_ocur_time": when,
-                          "med_list_codg": code, "det_item_fee_sumamt": str(amount), "cnt": cnt, "pric": pric})
+            lines.append(
+                {
+                    "feedetl_sn": str(sn),
+                    "mdtrt_id": mdtrt_id,
+                    "psn_no": psn,
+                    "fee_ocur_time": when,
+                    "med_list_codg": code,
+                    "det_item_fee_sumamt": str(amount),
+                    "cnt": cnt,
+                    "pric": pric,
+                }
+            )
         await self.call("2204", {"feedetail": lines})
-        body, output = await self.call("2207", {"data": {"psn_no": psn, "mdtrt_id": mdtrt_id, "medfee_sumamt": str(total), "insutype": "390"}})
+        body, output = await self.call(
+            "2207",
+            {
+                "data": {
+                    "psn_no": psn,
+                    "mdtrt_id": mdtrt_id,
+                    "medfee_sumamt": str(total),
+                    "insutype": "390",
+                }
+            },
+        )
         self.settled.append((body, output))  # fmt: skip
 
 
@@ -197,9 +229,7 @@ def _measure(args, work: Path, url: str) -> int:
     within = all(
         Decimal(p["hifp_pay"]) <= CAP
         and all(
-            Decimal(v["dedc_paid"]) <= DEDUCTIBLE
-            for k, v in p.items()
-            if k.startswith("running_")
+            Decimal(v["dedc_paid"]) <= DEDUCTIBLE for k, v in p.items() if k.startswith("running_")
         )
         for p in proof.values()
     )
@@ -220,7 +250,10 @@ def _measure(args, work: Path, url: str) -> int:
         "replays": len(latencies[0]) + len(latencies[1]),
         "replay_latency_ms": {
             name: {"p50": round(percentile(v, 0.5), 2), "p99": round(percentile(v, 0.99), 2)}
-            for name, v in (("one_at_a_time", latencies[0]), (f"{args.counters}_at_once", latencies[1]))
+            for name, v in (
+                ("one_at_a_time", latencies[0]),
+                (f"{args.counters}_at_once", latencies[1]),
+            )
         },
         "replays_differing_from_original": differing,
         "ledger": proof,

@@ -59,7 +59,7 @@ def ledger_row(
                 ).items()
             },  # fmt: skip
             "balc": Decimal("0"),
-            "calculation": "{\"contributions\": {}}",
+            "calculation": '{"contributions": {}}',
             "answer": "{}",
         }
     )

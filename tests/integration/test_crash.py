@@ -142,9 +142,7 @@ def test_acknowledged_settlements_survive_sigkill_under_load(crash_db, tmp_path)
     # the money: ledger = acknowledged answers = what the counters uploaded
     for name in AMOUNTS:
         in_db = sum((getattr(r, name) for r in ledger), Decimal("0.00"))
-        acked = sum(
-            (v.settled.answer["output"]["setlinfo"][name] for v in done), Decimal("0.00")
-        )
+        acked = sum((v.settled.answer["output"]["setlinfo"][name] for v in done), Decimal("0.00"))
         assert in_db == acked, f"{name}: ledger {in_db}, acknowledged {acked}"
     assert sum(v.settled.answer["output"]["setlinfo"]["medfee_sumamt"] for v in done) == sum(
         v.medfee for v in done
@@ -152,7 +150,9 @@ def test_acknowledged_settlements_survive_sigkill_under_load(crash_db, tmp_path)
     fund = sum(v.settled.answer["output"]["setlinfo"]["fund_pay_sumamt"] for v in done)
     assert fund > 0
     with open(DEMO_PERSONS, newline="", encoding="utf-8") as fh:
-        opening = {r["psn_no"]: Decimal(r["acct_balc"]) for r in csv.DictReader(fh) if r["acct_balc"]}
+        opening = {
+            r["psn_no"]: Decimal(r["acct_balc"]) for r in csv.DictReader(fh) if r["acct_balc"]
+        }
     for psn_no in {p.psn_no for p in PROFILES if p.acct_used_flag == "1"}:
         drawn = sum(
             v.settled.answer["output"]["setlinfo"]["acct_pay"]

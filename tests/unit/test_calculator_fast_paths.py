@@ -94,7 +94,9 @@ def test_setl_proc_info_writes_an_inexact_band_pay_in_full_and_rounds_once():
 
 
 def test_no_reduction_and_nothing_payable_use_the_first_band():
-    calc = run(two_band_rule(), "0", LineSums(D("250.00"), D("0.00"), D("0.00"), D("0.00"), D("250.00")))
+    calc = run(
+        two_band_rule(), "0", LineSums(D("250.00"), D("0.00"), D("0.00"), D("0.00"), D("250.00"))
+    )
     assert calc.setl_proc_info == (
         "起付线300.00（范围opsp，本年已付0.00），本次支付起付线250.00；"
         "符合政策范围金额250.00－起付线250.00＝可支付基数0.00；"
@@ -140,7 +142,14 @@ def test_band_pay_text_is_tidy_written_without_exponent(value):
 def test_records_built_in_one_step_are_frozen_and_complete():
     split = split_line("1", D("1200.00"), D("1"), D("1200.00"), None, "M00500")
     calc = run(two_band_rule(), "0", LineSums.of([split]))
-    for record in (split, calc, calc.sums, calc.bands[0], calc.details[0], calc.contributions["opsp"]):
+    for record in (
+        split,
+        calc,
+        calc.sums,
+        calc.bands[0],
+        calc.details[0],
+        calc.contributions["opsp"],
+    ):
         names = [f.name for f in dataclasses.fields(record)]
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(record, names[0], None)

@@ -115,7 +115,9 @@ def admit(repo: Repository, creds: Credentials, now: datetime, epoch: float) -> 
     secret = _decrypted(credential_id, secret_enc)
     if secret is None:
         raise _refuse("接口密钥无法解密（平台密钥已更换？请重新签发）")
-    if not hmac.compare_digest(creds.signature, signature(str(creds.timestamp), secret, creds.nonce)):
+    if not hmac.compare_digest(
+        creds.signature, signature(str(creds.timestamp), secret, creds.nonce)
+    ):
         raise _refuse("签名x-tif-signature不正确")
     if not fresh:
         raise _refuse("x-tif-nonce已使用过（重放请求）")

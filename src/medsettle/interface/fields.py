@@ -76,9 +76,8 @@ class Number:
                 if decimals is None or len(decimals.rstrip("0")) <= self.max_places:
                     number = Decimal(text)
                     if (
-                        (self.minimum is None or number >= self.minimum)
-                        and -self.maximum <= number <= self.maximum
-                    ):
+                        self.minimum is None or number >= self.minimum
+                    ) and -self.maximum <= number <= self.maximum:
                         return number.quantize(FEN) if self.max_places == 2 else tidy(number)
         return self._check(value, path)
 
