@@ -31,13 +31,15 @@ from medsettle.interface.auth import sign_headers
 from medsettle.jsonio import dumps, loads
 from medsettle.storage.database import make_engine
 
-from .http_load import (
+from .http_load import header, percentile
+from .load_setup import (
     ENDPOINT,
     HOSPITAL,
-    LINES,
-    header,
-    percentile,
+    diagnosis,
+    fee_upload,
     prepare,
+    registration,
+    settlement,
     start_server,
     with_database,
 )
@@ -76,50 +78,13 @@ class Counter:
 
     async def visit(self, psn: str) -> None:
         when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        _, reg = await self.call(
-            "2201", {"data": {"psn_no": psn, "insutype": "390", "begntime": when}}
-        )
+        _, reg = await self.call("2201", registration(psn, when))
         mdtrt_id = reg["data"]["mdtrt_id"]
-        await self.call(
-            "2203",
-            {
-                "mdtrtinfo": {
-                    "mdtrt_id": mdtrt_id,
-                    "psn_no": psn,
-                    "med_type": "14",
-                    "dise_codg": "M00500",
-                }
-            },
-        )
-        lines, total = [], Decimal(0)
-        for sn, (code, pric, cnt) in enumerate(LINES, 1):
-            amount = (Decimal(pric) * Decimal(cnt)).quantize(Decimal("0.01"))
-            total += amount
-            lines.append(
-                {
-                    "feedetl_sn": str(sn),
-                    "mdtrt_id": mdtrt_id,
-                    "psn_no": psn,
-                    "fee_ocur_time": when,
-                    "med_list_codg": code,
-                    "det_item_fee_sumamt": str(amount),
-                    "cnt": cnt,
-                    "pric": pric,
-                }
-            )
-        await self.call("2204", {"feedetail": lines})
-        body, output = await self.call(
-            "2207",
-            {
-                "data": {
-                    "psn_no": psn,
-                    "mdtrt_id": mdtrt_id,
-                    "medfee_sumamt": str(total),
-                    "insutype": "390",
-                }
-            },
-        )
-        self.settled.append((body, output))  # fmt: skip
+        await self.call("2203", diagnosis(mdtrt_id, psn))
+        upload, total = fee_upload(mdtrt_id, psn, when)
+        await self.call("2204", upload)
+        body, output = await self.call("2207", settlement(mdtrt_id, psn, total))
+        self.settled.append((body, output))
 
 
 async def settle(base: str, secret: str, counters: int, visits: int, persons: list[str]):

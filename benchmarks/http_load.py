@@ -31,15 +31,15 @@ from .load_setup import (
     ECHO,
     ENDPOINT,
     HOSPITAL,
-    LINES,
     POSTGRES,
+    diagnosis,
+    fee_upload,
     prepare,
+    registration,
+    settlement,
     start_server,
     with_database,
 )
-from .load_setup import free_port as free_port
-from .load_setup import medsettle as medsettle
-from .load_setup import synthetic_people as synthetic_people
 from .wire import Connection
 
 
@@ -75,39 +75,11 @@ class Counter:
 
     async def visit(self, psn: str) -> None:
         when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        reg = await self.call(
-            "2201", {"data": {"psn_no": psn, "insutype": "390", "begntime": when}}
-        )
-        mdtrt_id = reg["data"]["mdtrt_id"]
-        await self.call(
-            "2203",
-            {
-                "mdtrtinfo": {
-                    "mdtrt_id": mdtrt_id,
-                    "psn_no": psn,
-                    "med_type": "14",
-                    "dise_codg": "M00500",
-                }
-            },
-        )
-        lines, total = [], 0
-        for sn, (code, pric, cnt) in enumerate(LINES, 1):
-            amount = f"{float(pric) * float(cnt):.2f}"
-            total += float(amount)
-            lines.append({"feedetl_sn": str(sn), "mdtrt_id": mdtrt_id, "psn_no": psn, "fee_ocur_time": when,
-                          "med_list_codg": code, "det_item_fee_sumamt": amount, "cnt": cnt, "pric": pric})  # fmt: skip
-        await self.call("2204", {"feedetail": lines})
-        await self.call(
-            "2207",
-            {
-                "data": {
-                    "psn_no": psn,
-                    "mdtrt_id": mdtrt_id,
-                    "medfee_sumamt": f"{total:.2f}",
-                    "insutype": "390",
-                }
-            },
-        )
+        mdtrt_id = (await self.call("2201", registration(psn, when)))["data"]["mdtrt_id"]
+        await self.call("2203", diagnosis(mdtrt_id, psn))
+        upload, total = fee_upload(mdtrt_id, psn, when)
+        await self.call("2204", upload)
+        await self.call("2207", settlement(mdtrt_id, psn, total))
 
     async def run(self, visits: int) -> None:
         for i in range(visits):

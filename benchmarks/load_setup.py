@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,39 @@ HOSPITAL = "H31010400001"
 LINES = [("DEMO-A01", "500.00", "4"), ("DEMO-B02", "1200.00", "1"), ("DEMO-C03", "80.00", "2")] + [
     ("DEMO-A01", f"{10 + i}.50", "2") for i in range(7)
 ]
+
+
+# -- a visit's four messages (2201 → 2203 → 2204 → 2207), as every load benchmark sends them
+def registration(psn: str, when: str) -> dict:
+    return {"data": {"psn_no": psn, "insutype": "390", "begntime": when}}
+
+
+def diagnosis(mdtrt_id: str, psn: str) -> dict:
+    return {
+        "mdtrtinfo": {"mdtrt_id": mdtrt_id, "psn_no": psn, "med_type": "14", "dise_codg": "M00500"}
+    }
+
+
+def fee_upload(mdtrt_id: str, psn: str, when: str) -> tuple[dict, Decimal]:
+    """The 2204 input of ``LINES`` and the visit's total."""
+    lines, total = [], Decimal(0)
+    for sn, (code, pric, cnt) in enumerate(LINES, 1):
+        amount = (Decimal(pric) * Decimal(cnt)).quantize(Decimal("0.01"))
+        total += amount
+        lines.append({"feedetl_sn": str(sn), "mdtrt_id": mdtrt_id, "psn_no": psn, "fee_ocur_time": when,
+                      "med_list_codg": code, "det_item_fee_sumamt": str(amount), "cnt": cnt, "pric": pric})  # fmt: skip
+    return {"feedetail": lines}, total
+
+
+def settlement(mdtrt_id: str, psn: str, total: Decimal) -> dict:
+    return {
+        "data": {
+            "psn_no": psn,
+            "mdtrt_id": mdtrt_id,
+            "medfee_sumamt": str(total),
+            "insutype": "390",
+        }
+    }
 
 
 def synthetic_people(folder: Path, count: int) -> None:
