@@ -48,6 +48,12 @@ def age_on(birthday: date | None, day: date) -> int | None:
     return years
 
 
+def _insured_here(repo: Repository, ctx: CallContext, psn_no: str) -> list[Insurance]:
+    """The person's insurances at the insured place the envelope names (any, if it names none)."""
+    place = ctx.insuplc_admdvs
+    return [i for i in repo.insurances_of(psn_no) if not place or i.insuplc_admdvs == place]
+
+
 def require_insurance(repo: Repository, ctx: CallContext, psn_no: str, insutype: str) -> Insurance:
     """The person under the insurance type, at the insured place the envelope names. A person
     known there under other types only is refused INSURANCE_INACTIVE (interface.md: "insurance of
@@ -55,11 +61,7 @@ def require_insurance(repo: Repository, ctx: CallContext, psn_no: str, insutype:
     found = repo.insurance(psn_no, insutype)
     if found is None or (ctx.insuplc_admdvs and found.insuplc_admdvs != ctx.insuplc_admdvs):
         where = f"参保地{ctx.insuplc_admdvs}" if ctx.insuplc_admdvs else ""
-        other_types = sorted(
-            i.insutype
-            for i in repo.insurances_of(psn_no)
-            if not ctx.insuplc_admdvs or i.insuplc_admdvs == ctx.insuplc_admdvs
-        )
+        other_types = sorted(i.insutype for i in _insured_here(repo, ctx, psn_no))
         if other_types:  # the person is known here, but not under this insurance type
             raise fail(
                 ErrCode.INSURANCE_INACTIVE,
@@ -74,11 +76,7 @@ def require_insurance(repo: Repository, ctx: CallContext, psn_no: str, insutype:
 
 
 def require_person(repo: Repository, ctx: CallContext, psn_no: str) -> list[Insurance]:
-    found = [
-        i
-        for i in repo.insurances_of(psn_no)
-        if not ctx.insuplc_admdvs or i.insuplc_admdvs == ctx.insuplc_admdvs
-    ]
+    found = _insured_here(repo, ctx, psn_no)
     if not found:
         raise fail(ErrCode.PERSON_NOT_FOUND, f"未找到人员psn_no={psn_no}")
     return found
