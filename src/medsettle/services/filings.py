@@ -156,6 +156,14 @@ def view(row, policy_unlock: date | None = None, today: date | None = None) -> d
     }
 
 
+def referral_problems(repo: Repository, record: Filing, insuplc_admdvs: str) -> list:
+    """The referral rule (``domain/filing.referral_problems``) with the referring institution
+    looked up: for an application and for the filings import alike."""
+    number = record.referral_fixmedins_no
+    referring = repo.institution(number) if number else None
+    return rules.referral_problems(record, referring, insuplc_admdvs)
+
+
 def _policy(repo: Repository, insuplc_admdvs: str, day: date):
     return version_in_force(repo.policies_for(insuplc_admdvs), day)
 
@@ -216,10 +224,7 @@ def _check(repo: Repository, psn_no: str, values: dict, channel: str, today: dat
     )
     policy = _policy(repo, insurance.insuplc_admdvs, record.begndate)
     problems = rules.application_problems(record, policy, today, insurance.insuplc_admdvs, previous)
-    referring = (
-        repo.institution(record.referral_fixmedins_no) if record.referral_fixmedins_no else None
-    )
-    problems += rules.referral_problems(record, referring, insurance.insuplc_admdvs)
+    problems += referral_problems(repo, record, insurance.insuplc_admdvs)
     problems += rules.overlap_problems(record, repo.filings_of(psn_no, record.insutype))
     same_key = repo.filing_id_by_key(psn_no, record.insutype, record.begndate, record.dest_admdvs)
     if same_key is not None and (previous is None or same_key != previous.filing_id):

@@ -29,7 +29,7 @@ class ImportSummary:
         )
 
 
-class _Upserter:
+class Upserter:
     """Insert-or-update by key, counting what really changed."""
 
     def __init__(self, connection, table, key: tuple[str, ...]):
@@ -60,12 +60,12 @@ class _Upserter:
         return ImportSummary(kind, path.name, rows, self.inserted, self.updated, self.unchanged)
 
 
-def _refuse_if(problems: Problems) -> None:
+def refuse_if(problems: Problems) -> None:
     if problems:
         raise ImportRefused(problems.items)
 
 
-def _duplicate_keys(
+def duplicate_keys(
     rows: list[tuple[int, dict]], key: Callable[[dict], Any], problems: Problems, what: str
 ):
     seen: dict[Any, int] = {}

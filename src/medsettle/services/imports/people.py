@@ -16,7 +16,8 @@ from medsettle.storage import schema
 
 from ..context import china_now, new_id
 from ..csvrows import Cells, Problems, read_csv
-from .common import ImportSummary, _duplicate_keys, _refuse_if, _Upserter
+from ..filings import referral_problems
+from .common import ImportSummary, Upserter, duplicate_keys, refuse_if
 
 # -- persons -------------------------------------------------------------------------------------
 PERSON_COLUMNS = (
@@ -54,18 +55,18 @@ def import_persons(c, path: Path) -> ImportSummary:
         if balance and values["insutype"] != Insutype.EMPLOYEE:
             problems.add(line, "acct_balc", "只有职工医保(310)有个人账户余额")
         parsed.append((line, values, balance or ZERO))
-    _duplicate_keys(
+    duplicate_keys(
         [(ln, v) for ln, v, _ in parsed],
         lambda v: (v["psn_no"], v["insutype"]),
         problems,
         "主键(psn_no, insutype)",
     )
-    _refuse_if(problems)
+    refuse_if(problems)
     from medsettle.storage.repository import Repository
 
     repo = Repository(c)
-    up = _Upserter(c, schema.persons, ("psn_no", "insutype"))
-    accounts = _Upserter(c, schema.accounts, ("psn_no",))
+    up = Upserter(c, schema.persons, ("psn_no", "insutype"))
+    accounts = Upserter(c, schema.accounts, ("psn_no",))
     now = china_now()
     for _, values, balance in parsed:
         new = up.put(values)
@@ -120,14 +121,14 @@ def import_certifications(c, path: Path) -> ImportSummary:
             )
         parsed.append((line, values))
     key = ("psn_no", "insutype", "opsp_dise_code", "begndate")
-    _duplicate_keys(
+    duplicate_keys(
         parsed,
         lambda v: tuple(v[k] for k in key),
         problems,
         "主键(psn_no, insutype, opsp_dise_code, begndate)",
     )
-    _refuse_if(problems)
-    up = _Upserter(c, schema.certifications, key)
+    refuse_if(problems)
+    up = Upserter(c, schema.certifications, key)
     now = china_now()
     for _, values in parsed:
         up.put(
@@ -202,12 +203,8 @@ def import_filings(c, path: Path) -> ImportSummary:
                 )
             for column, message in filing_rules.validity_problems(record, policy):
                 problems.add(line, column, message)
-            if insurance is not None and record.referral_fixmedins_no:
-                # the same rule as an application's: a designated institution of the insured place
-                referring = repo.institution(record.referral_fixmedins_no)
-                for column, message in filing_rules.referral_problems(
-                    record, referring, insurance.insuplc_admdvs
-                ):
+            if insurance is not None:  # a referral: from the insured place, as in an application
+                for column, message in referral_problems(repo, record, insurance.insuplc_admdvs):
                     problems.add(line, column, message)
         parsed.append((line, values, record))
     # overlaps: against the stored filings and the other rows of this file
@@ -224,14 +221,14 @@ def import_filings(c, path: Path) -> ImportSummary:
         for column, message in filing_rules.overlap_problems(record, others):
             problems.add(line, column, message)
     key = ("psn_no", "insutype", "begndate", "dest_admdvs")
-    _duplicate_keys(
+    duplicate_keys(
         [(ln, v) for ln, v, _ in parsed],
         lambda v: tuple(v[k] for k in key),
         problems,
         "主键(psn_no, insutype, begndate, dest_admdvs)",
     )
-    _refuse_if(problems)
-    up = _Upserter(c, schema.filings, key)
+    refuse_if(problems)
+    up = Upserter(c, schema.filings, key)
     for _, values, _ in parsed:
         up.put(values, on_insert={"active": True})
     return up.summary("filings", path, len(parsed))

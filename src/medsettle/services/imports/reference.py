@@ -15,7 +15,7 @@ from medsettle.domain.policy import PolicyInvalid, overlapping, parse_policy
 from medsettle.storage import schema
 
 from ..csvrows import Cells, ImportRefused, Problems, read_csv
-from .common import ImportSummary, _duplicate_keys, _refuse_if, _Upserter
+from .common import ImportSummary, Upserter, duplicate_keys, refuse_if
 
 
 # -- policy --------------------------------------------------------------------------------------
@@ -51,8 +51,8 @@ def import_policy(c, path: Path) -> ImportSummary:
         other = parse_policy(json.loads(row.document))
         if overlapping(policy, other):
             problems.add(0, "effective_from", f"与已导入的版本{other.version}生效期重叠")
-    _refuse_if(problems)
-    up = _Upserter(c, schema.policy_versions, ("admdvs", "version"))
+    refuse_if(problems)
+    up = Upserter(c, schema.policy_versions, ("admdvs", "version"))
     up.put(
         {
             "admdvs": policy.admdvs,
@@ -100,14 +100,14 @@ def import_catalog(c, path: Path) -> ImportSummary:
         if values["chrgitm_lv"] == "01" and values["selfpay_prop"]:
             problems.add(line, "selfpay_prop", "甲类(01)项目没有先行自付比例，应为空或0")
         parsed.append((line, values))
-    _duplicate_keys(
+    duplicate_keys(
         parsed,
         lambda v: (v["admdvs"], v["med_list_codg"], v["begndate"]),
         problems,
         "主键(admdvs, med_list_codg, begndate)",
     )
-    _refuse_if(problems)
-    up = _Upserter(c, schema.catalogue, ("admdvs", "med_list_codg", "begndate"))
+    refuse_if(problems)
+    up = Upserter(c, schema.catalogue, ("admdvs", "med_list_codg", "begndate"))
     for _, values in parsed:
         up.put(values)
     return up.summary("catalog", path, len(parsed))
@@ -141,9 +141,9 @@ def import_institutions(c, path: Path) -> ImportSummary:
         }
         r.dates_in_order(values["begndate"], values["enddate"])
         parsed.append((line, values))
-    _duplicate_keys(parsed, lambda v: v["fixmedins_code"], problems, "机构编码fixmedins_code")
-    _refuse_if(problems)
-    up = _Upserter(c, schema.institutions, ("fixmedins_code",))
+    duplicate_keys(parsed, lambda v: v["fixmedins_code"], problems, "机构编码fixmedins_code")
+    refuse_if(problems)
+    up = Upserter(c, schema.institutions, ("fixmedins_code",))
     for _, values in parsed:
         up.put(values)
     return up.summary("institutions", path, len(parsed))
