@@ -2,14 +2,18 @@
 thread against a real database file: units of work cross a Unix socket and come back as values
 or as the very refusal raised, an answer is sent only after the log is flushed, a process with
 no writer to reach writes itself, and a writer lost mid-message is an error, never a second run.
+The same for a process's event loop awaiting the writer (storage/writer_async.py), with many
+units of work in flight on its one connection, each getting its own answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -17,11 +21,12 @@ from sqlalchemy import select
 
 from medsettle.domain.errors import DomainError, ErrCode
 from medsettle.storage import writer as writer_module
-from medsettle.storage.committer import CommitThenRaise
+from medsettle.storage.committer import CommitThenRaise, hand_writes_to
 from medsettle.storage.database import make_engine
 from medsettle.storage.migrate import upgrade
 from medsettle.storage.schema import nonces
 from medsettle.storage.writer import WriterClient, WriterProcess, WriterUnavailable
+from medsettle.storage.writer_async import AsyncWriterClient, WriterUnreachable, awaiting
 
 
 @dataclass(frozen=True)
@@ -207,3 +212,125 @@ def test_a_connection_the_writer_closed_is_noticed_at_any_descriptor_number():
     finally:
         mine.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# The event loop's side (storage/writer_async.py)
+
+
+def test_many_units_in_flight_on_one_connection_each_get_their_own_answer(database, writer):
+    client = AsyncWriterClient(writer.path)
+
+    async def main():
+        works = [Spend(f"a-{i}") for i in range(40)]
+        works.insert(17, Fail("bad"))
+        works.insert(30, Refuse("kept"))
+        return await asyncio.gather(*(client.transact(w) for w in works), return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert len(outcomes) == 42
+    assert isinstance(outcomes[17], DomainError) and outcomes[17].code == ErrCode.PERSON_NOT_FOUND
+    assert isinstance(outcomes[30], DomainError) and outcomes[30].code == ErrCode.VISIT_STATE
+    plain = [o for i, o in enumerate(outcomes) if i not in (17, 30)]
+    assert plain == [f"spent a-{i}" for i in range(40)]  # each its own, in the order sent
+    assert stored(database) == {f"a-{i}" for i in range(40)} | {"kept"}
+    assert writer.writer.calls == 42  # all ran in the writer
+    assert writer.writer.batches < 42  # and shared commits
+
+
+def test_units_sent_one_after_another_reuse_the_connection(database, writer):
+    client = AsyncWriterClient(writer.path)
+
+    async def main():
+        first = await client.transact(Spend("one"))
+        stream = client._stream
+        second = await client.transact(Spend("two"))
+        return first, second, stream is client._stream
+
+    assert asyncio.run(main()) == ("spent one", "spent two", True)
+
+
+def test_with_no_writer_to_reach_the_unit_runs_on_a_thread_here(database, tmp_path):
+    path = str(tmp_path / "nobody-listens.sock")
+    with pytest.raises(WriterUnreachable):
+        asyncio.run(AsyncWriterClient(path).transact(Spend("never")))
+    hand_writes_to(database, WriterClient(database, path))
+    threads = ThreadPoolExecutor(max_workers=2)
+    send = awaiting(database, threads)
+    assert send is not None
+    ran_on: list[str] = []
+
+    class Where(Spend):
+        def __call__(self, repo):
+            ran_on.append(threading.current_thread().name)
+            return super().__call__(repo)
+
+    assert asyncio.run(send(Where("local"))) == "spent local"
+    assert stored(database) == {"local"}
+    assert ran_on and ran_on[0] != threading.main_thread().name  # not on the event loop
+    threads.shutdown()
+
+
+def test_no_writer_process_means_no_awaiting_path(database):
+    assert awaiting(database, ThreadPoolExecutor(max_workers=1)) is None
+
+
+def test_a_writer_lost_mid_message_fails_what_was_in_flight_not_a_second_run(database, tmp_path):
+    path = str(tmp_path / "vanishing.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    arrived = threading.Event()
+
+    def accept_and_vanish():
+        conn, _ = listener.accept()
+        conn.recv(65536)  # the units of work arrive …
+        arrived.set()
+        conn.close()  # … and the writer dies before answering
+
+    thread = threading.Thread(target=accept_and_vanish, daemon=True)
+    thread.start()
+    client = AsyncWriterClient(path)
+
+    async def main():
+        return await asyncio.gather(
+            client.transact(Spend("maybe-1")),
+            client.transact(Spend("maybe-2")),
+            return_exceptions=True,
+        )
+
+    outcomes = asyncio.run(main())
+    assert arrived.is_set()
+    assert all(isinstance(o, WriterUnavailable) for o in outcomes), outcomes
+    thread.join(timeout=10)
+    listener.close()
+    assert stored(database) == set()  # nothing was written here instead
+    assert client._stream is None and not client._waiting
+    os.unlink(path)
+    with pytest.raises(WriterUnreachable):  # the next message connects anew
+        asyncio.run(client.transact(Spend("later")))
+
+
+def test_a_server_process_answers_messages_on_its_event_loop_through_the_writer(database, writer):
+    """The whole HTTP path of a process that hands its writes to a writer process: the first
+    worked example is settled to the fen, every unit of work ran in the writer, and no message
+    thread was ever started (the event loop awaited the writer itself)."""
+    from fastapi.testclient import TestClient
+    from his import His
+    from scenarios import SHANGHAI_HOSPITAL
+
+    from medsettle import demo
+    from medsettle.interface.app import create_app
+    from medsettle.services.credentials import issue
+
+    from .test_his_session import run_example1
+
+    demo.load(database)
+    secret = issue(database, SHANGHAI_HOSPITAL)
+    hand_writes_to(database, WriterClient(database, writer.path))
+    app = create_app(database)
+    interface = app._asgi.app
+    with TestClient(app) as http:
+        run_example1(His(http, SHANGHAI_HOSPITAL, secret))
+    assert interface.awaiting is not None
+    assert writer.writer.calls >= 6  # 9001, 2201, 2203, 2204, 2206, 2207 at least
+    assert not interface.threads._threads  # no message thread was needed

@@ -24,6 +24,7 @@ from medsettle.domain.errors import DomainError, ErrCode
 from medsettle.jsonio import dumps_bytes, loads
 from medsettle.services import messages
 from medsettle.services.context import CallContext, china_now, fmt_time, new_id
+from medsettle.storage.writer_async import awaiting
 
 from .auth import Credentials, admit, read_headers
 from .fields import Obj, Text, When, bad
@@ -155,6 +156,11 @@ class NationalInterface:
         self.threads = ThreadPoolExecutor(
             max_workers=messages.parallel(engine), thread_name_prefix="medsettle-message"
         )
+        # served on a SQLite file with a writer process: the database calls are the writer's,
+        # and the event loop awaits them itself (``storage/writer_async.py``), as many at once
+        # as there would be threads
+        self.awaiting = awaiting(engine, self.threads)
+        self.in_flight = asyncio.Semaphore(messages.parallel(engine))
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -182,9 +188,18 @@ class NationalInterface:
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         received = fmt_time(china_now())
-        status, answer = await asyncio.get_running_loop().run_in_executor(
-            self.threads, work, self.engine, headers, b"".join(chunks), path_infno, received
-        )
+        body = b"".join(chunks)
+        if self.awaiting is None:
+            status, answer = await asyncio.get_running_loop().run_in_executor(
+                self.threads, work, self.engine, headers, body, path_infno, received
+            )
+        elif work is echo:  # the limit takes the messages' path: on the event loop
+            status, answer = echo(self.engine, headers, body, path_infno, received)
+        else:
+            async with self.in_flight:
+                status, answer = await messages.drive_async(
+                    message_steps(headers, body, path_infno, received), self.awaiting
+                )
         body = dumps_bytes(answer)
         await send(
             {
@@ -199,7 +214,15 @@ class NationalInterface:
 def handle(
     engine: Engine, headers: dict[str, str], body: bytes, path_infno: str | None, received: str
 ):
-    """The whole path of one message; returns (HTTP status, answer).
+    """The whole path of one message on this thread; returns (HTTP status, answer)."""
+    return messages.drive(
+        message_steps(headers, body, path_infno, received), messages.transact_on(engine)
+    )
+
+
+def message_steps(headers: dict[str, str], body: bytes, path_infno: str | None, received: str):
+    """The whole path of one message, as the units of work it runs (``messages.steps``);
+    returns (HTTP status, answer).
 
     The headers are checked first (no database), then the body is parsed; authentication, the
     nonce and the business run in one transaction. A refusal found while parsing is answered
@@ -216,10 +239,9 @@ def handle(
 
         admit_caller = Admission(creds, envelope, now, epoch)
         if request.refusal is not None:
-            messages.run(engine, admit_caller, None, None, None, request.refusal)
+            yield from messages.steps(admit_caller, None, None, None, request.refusal)
             raise AssertionError("unreachable")
-        output = messages.run(
-            engine,
+        output = yield from messages.steps(
             admit_caller,
             request.raw_input,
             request.transaction.handler,

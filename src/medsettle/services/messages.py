@@ -8,8 +8,9 @@ nothing; with anything else it is refused. Failures are not kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from medsettle.domain.errors import DomainError, ErrCode, fail
 from medsettle.jsonio import canonical, dumps, loads
 from medsettle.storage.committer import CommitThenRaise, transact
-from medsettle.storage.database import UnitOfWork, is_sqlite
+from medsettle.storage.database import is_sqlite
 from medsettle.storage.repository import Repository
 
 from . import settlement, visits
@@ -112,7 +113,25 @@ def run(
     parsed: Any,
     refusal: DomainError | None = None,
 ) -> orjson.Fragment:
-    """Answer one message in one transaction — one commit — with its admission.
+    """Answer one message in one transaction, on this thread (``steps`` says how)."""
+    return drive(steps(admit, raw_input, handler, parsed, refusal), transact_on(engine))
+
+
+def transact_on(engine: Engine) -> Callable[[Callable[[Repository], Any]], Any]:
+    """Run a unit of work on ``engine``, on this thread (``storage/committer.transact``)."""
+    return partial(transact, engine)
+
+
+def steps(
+    admit: Admit,
+    raw_input: Any,
+    handler: Handler | None,
+    parsed: Any,
+    refusal: DomainError | None = None,
+) -> Steps:
+    """Answer one message in one transaction — one commit — with its admission: the units of
+    work to run, in turn (``drive`` runs them on a thread, ``drive_async`` on the event loop);
+    each ``yield`` answers what its unit answered, or raises what it raised.
 
     ``admit`` authenticates the caller and spends the request's nonce in this transaction; when
     it refuses, nothing is kept. A request admitted but refused (``refusal``, found while
@@ -127,7 +146,7 @@ def run(
     answer (``Repository.relax_commit``).
 
     ``admit``, ``handler`` and ``parsed`` must be plain data (picklable): served on a SQLite
-    file, the unit of work runs in the writer process. The answer is the JSON text
+    file, the units of work run in the writer process. The answer is the JSON text
     stored for the msgid (an ``orjson.Fragment``, written into the envelope as it is).
     """
     input_text = canonical(raw_input) if refusal is None else ""
@@ -136,22 +155,21 @@ def run(
     for attempt in range(3):
         try:
             try:
-                return orjson.Fragment(transact(engine, work))
+                return orjson.Fragment((yield work))
             except _Refused as business:
                 # refusals are rare: rather than a savepoint around every message's business
                 # (two statements each), a refused one is admitted again alone and kept
                 ctx = business.ctx
-                transact(engine, KeepAdmission(admit, business.error))
+                yield KeepAdmission(admit, business.error)
                 raise AssertionError("unreachable") from None
         except DomainError as refused:
             if ctx is None or refusal is not None or refused.code == ErrCode.AUTH_FAILED:
                 raise
             # A refusal may come from a twin of this very message that committed meanwhile
             # (same msgid sent twice at once): then its stored answer is the answer.
-            with UnitOfWork(engine) as uow:
-                stored = stored_answer(uow.repo, ctx, input_text)
+            stored = yield StoredAnswer(ctx, input_text)
             if stored is not None:
-                return stored
+                return orjson.Fragment(stored)
             raise
         except IntegrityError:
             # the same msgid committed concurrently, or an id collided: look again
@@ -164,6 +182,52 @@ def run(
             if attempt == 2 or not again:
                 raise
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The answer stored for the message's msgid (its JSON text), or None."""
+
+    ctx: CallContext
+    input_text: str
+
+    def __call__(self, repo: Repository) -> str | None:
+        repo.relax_commit()  # it writes nothing
+        return _stored_text(repo, self.ctx, self.input_text)
+
+
+Steps = Generator[Callable[[Repository], Any], Any, Any]
+
+
+def drive(steps: Steps, transact: Callable[[Callable[[Repository], Any]], Any]) -> Any:
+    """Run ``steps``' units of work with ``transact``, one after another, and answer what the
+    steps return (or raise what they raise)."""
+    outcome: tuple[bool, Any] = (True, None)
+    while True:
+        try:
+            work = steps.send(outcome[1]) if outcome[0] else steps.throw(outcome[1])
+        except StopIteration as done:
+            return done.value
+        try:
+            outcome = (True, transact(work))
+        except Exception as exc:  # noqa: BLE001 - the steps decide (they raise it on)
+            outcome = (False, exc)
+
+
+async def drive_async(
+    steps: Steps, transact: Callable[[Callable[[Repository], Any]], Awaitable[Any]]
+) -> Any:
+    """``drive`` on the event loop: ``transact`` is awaited."""
+    outcome: tuple[bool, Any] = (True, None)
+    while True:
+        try:
+            work = steps.send(outcome[1]) if outcome[0] else steps.throw(outcome[1])
+        except StopIteration as done:
+            return done.value
+        try:
+            outcome = (True, await transact(work))
+        except Exception as exc:  # noqa: BLE001 - the steps decide (they raise it on)
+            outcome = (False, exc)
 
 
 def parallel(engine: Engine) -> int:

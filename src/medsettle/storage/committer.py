@@ -253,6 +253,11 @@ def hand_writes_to(engine: Engine, writer: Any) -> None:
     _remote_writers[engine] = writer
 
 
+def remote_writer(engine: Engine) -> Any:
+    """The writer process this process hands ``engine``'s writes to, or None."""
+    return _remote_writers.get(engine)
+
+
 def _submit(engine: Engine, work: Callable[[Any], T]) -> T:
     future: Future = Future()
     with _guard:  # a committer leaves the registry under this guard, only when idle

@@ -13,8 +13,11 @@ back — only once it is on disk.
 
 The protocol, on a Unix socket in a directory only the server's user can open: a frame is a
 4-byte big-endian length and a pickle; a server process sends a unit of work and waits for
-``(True, value)`` or ``(False, exception)``. One socket per message thread, one message in
-flight per socket.
+``(True, value)`` or ``(False, exception)``. A connection's frames are read in order and answered
+in the order they were committed. A server process's event loop sends its messages' units of
+work on one connection, many in flight at once (``storage/writer_async.py``); a thread that
+writes (the fallback, and ``transact`` called off the loop) has its own socket, one message in
+flight on it.
 
 If the writer process cannot be reached when a message starts (it is starting, or restarting),
 the server process writes itself, through its own writer thread: both take the same turn lock
