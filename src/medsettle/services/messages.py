@@ -202,32 +202,37 @@ Steps = Generator[Callable[[Repository], Any], Any, Any]
 def drive(steps: Steps, transact: Callable[[Callable[[Repository], Any]], Any]) -> Any:
     """Run ``steps``' units of work with ``transact``, one after another, and answer what the
     steps return (or raise what they raise)."""
-    outcome: tuple[bool, Any] = (True, None)
-    while True:
+    done, value = _step(steps, True, None)
+    while not done:
         try:
-            work = steps.send(outcome[1]) if outcome[0] else steps.throw(outcome[1])
-        except StopIteration as done:
-            return done.value
-        try:
-            outcome = (True, transact(work))
+            outcome = (True, transact(value))
         except Exception as exc:  # noqa: BLE001 - the steps decide (they raise it on)
             outcome = (False, exc)
+        done, value = _step(steps, *outcome)
+    return value
 
 
 async def drive_async(
     steps: Steps, transact: Callable[[Callable[[Repository], Any]], Awaitable[Any]]
 ) -> Any:
     """``drive`` on the event loop: ``transact`` is awaited."""
-    outcome: tuple[bool, Any] = (True, None)
-    while True:
+    done, value = _step(steps, True, None)
+    while not done:
         try:
-            work = steps.send(outcome[1]) if outcome[0] else steps.throw(outcome[1])
-        except StopIteration as done:
-            return done.value
-        try:
-            outcome = (True, await transact(work))
+            outcome = (True, await transact(value))
         except Exception as exc:  # noqa: BLE001 - the steps decide (they raise it on)
             outcome = (False, exc)
+        done, value = _step(steps, *outcome)
+    return value
+
+
+def _step(steps: Steps, ok: bool, value: Any) -> tuple[bool, Any]:
+    """Tell ``steps`` what the last unit answered (``ok``) or raised: (True, what they return)
+    when they end, else (False, the next unit of work)."""
+    try:
+        return False, steps.send(value) if ok else steps.throw(value)
+    except StopIteration as done:
+        return True, done.value
 
 
 def parallel(engine: Engine) -> int:
