@@ -139,3 +139,29 @@ print(sorted(m for m in sys.modules if m.startswith("psycopg")))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_sqlite_datetimes_are_bound_as_sqlalchemy_writes_them():
+    """The settlement path binds SQLite's date-times by ``isoformat`` (a third of the cost):
+    the same characters as SQLAlchemy's own processor for every value it may meet, so rows
+    written by either path compare and sort alike."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from medsettle.storage.fastread import _bind_processor
+
+    dialect = sqlite.dialect()
+    ours = _bind_processor(DateTime(), dialect)
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not theirs  # the fast path is in use
+    values = [
+        datetime(2026, 11, 25, 0, 51, 3),
+        datetime(2026, 1, 1, 1, 1, 1, 5),
+        datetime(999, 12, 31, 23, 59, 59, 999999),  # a year of three digits, padded
+        datetime(2026, 11, 25, 8, 0, tzinfo=timezone(timedelta(hours=8))),  # aware: as SQLAlchemy
+        date(2026, 11, 25),  # a date in a date-time column
+    ]
+    for value in values:
+        assert ours(value) == theirs(value), value

@@ -9,7 +9,6 @@ the person (``SELECT … FOR UPDATE``, see ``Repository.lock_person``).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import threading
 import weakref
@@ -265,20 +264,23 @@ def sync_wal(engine: Engine) -> None:
 
 class Savepoint:
     """SAVEPOINT … RELEASE / ROLLBACK TO, sent straight to the driver: the settlement path takes
-    two per message, and SQLAlchemy's nested-transaction bookkeeping cost more than the
-    statements. The names are unique per connection, so savepoints nest."""
+    one per message in a batch, and SQLAlchemy's nested-transaction bookkeeping cost more than
+    the statements. Every savepoint has the same name, so each of the three statements is one
+    the driver has compiled before (its statement cache; a new name was a new statement every
+    time). Savepoints still nest: a name refers to the innermost savepoint that has it."""
 
     def __init__(self, connection: Connection):
         self._driver = connection.connection.dbapi_connection
-        self._name = f"ms_{next(_savepoint_names)}"
-        self._driver.execute(f"SAVEPOINT {self._name}")
+        self._driver.execute(_SAVEPOINT)
 
     def commit(self) -> None:
-        self._driver.execute(f"RELEASE SAVEPOINT {self._name}")
+        self._driver.execute(_RELEASE)
 
     def rollback(self) -> None:
-        self._driver.execute(f"ROLLBACK TO SAVEPOINT {self._name}")
-        self._driver.execute(f"RELEASE SAVEPOINT {self._name}")
+        self._driver.execute(_ROLLBACK_TO)
+        self._driver.execute(_RELEASE)
 
 
-_savepoint_names = itertools.count(1)
+_SAVEPOINT = "SAVEPOINT medsettle_message"
+_RELEASE = "RELEASE SAVEPOINT medsettle_message"
+_ROLLBACK_TO = "ROLLBACK TO SAVEPOINT medsettle_message"

@@ -14,8 +14,11 @@ paths equal, value for value and type for type.
 from __future__ import annotations
 
 from collections import namedtuple
+from datetime import datetime
+from functools import partial
 from typing import Any
 
+from sqlalchemy.dialects.sqlite.base import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.util import find_tables
@@ -93,11 +96,28 @@ def _prepared():
 
 def _bind_processor(type_, dialect):
     """The column type's bind processor; for a scaled decimal its conversion itself (the
-    decorator's wrapper around it only adds a call — it has no dialect-level step)."""
+    decorator's wrapper around it only adds a call — it has no dialect-level step); for
+    SQLite's date-time in its default text form, the same text by ``isoformat``."""
     impl = type_.dialect_impl(dialect)
     if isinstance(impl, Scaled) and impl.impl_instance.bind_processor(dialect) is None:
         return impl.to_integer
-    return impl.bind_processor(dialect)
+    process = impl.bind_processor(dialect)
+    if isinstance(impl, SQLITE_DATETIME) and impl._storage_format == _SQLITE_DATETIME_TEXT:
+        return partial(_sqlite_datetime, process)
+    return process
+
+
+# SQLAlchemy's text for a date-time on SQLite: formatting it by a dict costs 4.6 µs a value,
+# ``isoformat`` 1.8 µs; a settlement message binds 3–12 of them
+_SQLITE_DATETIME_TEXT = SQLITE_DATETIME()._storage_format
+
+
+def _sqlite_datetime(general, value):
+    """SQLAlchemy's text for a naive datetime (``2026-11-25 00:51:03.000000``) — the same
+    characters; anything else (a date, an aware datetime) as SQLAlchemy writes it."""
+    if value.__class__ is datetime and value.tzinfo is None:
+        return value.isoformat(" ", "microseconds")
+    return general(value)
 
 
 def _fallback(statement, name: str, bind, keys) -> Any:
@@ -200,10 +220,12 @@ class FastWrite:
 
     def _plan(self, connection: Connection, params) -> _Compiled:
         first = params[0] if isinstance(params, list) else params
-        plan_key = (connection.dialect.name, tuple(sorted(first)))
+        # the names as given (a set of names given in another order is only planned again):
+        # sorting them cost more than the look-up, for every write
+        plan_key = (connection.dialect.name, tuple(first))
         compiled = self._plans.get(plan_key)
         if compiled is None:
-            compiled = _Compiled(self.statement, connection.dialect, plan_key[1])
+            compiled = _Compiled(self.statement, connection.dialect, tuple(sorted(first)))
             self._plans[plan_key] = compiled
         return compiled
 
