@@ -31,13 +31,6 @@ Handler = Callable[[Repository, CallContext, Any], dict[str, Any]]
 VOIDED_MARK = "__voided__"
 
 
-def stored_answer(repo: Repository, ctx: CallContext, input_text: str) -> orjson.Fragment | None:
-    """The answer stored for this message's msgid, as its JSON text, or None; refuses a msgid
-    voided or used by another transaction."""
-    text = _stored_text(repo, ctx, input_text)
-    return None if text is None else orjson.Fragment(text)
-
-
 def _stored_text(repo: Repository, ctx: CallContext, input_text: str) -> str | None:
     row = repo.message(ctx.fixmedins_code, ctx.msgid)
     if row is None:
@@ -103,18 +96,6 @@ class KeepAdmission:
         self.admit(repo)
         repo.relax_commit()
         raise CommitThenRaise(self.refused)
-
-
-def run(
-    engine: Engine,
-    admit: Admit,
-    raw_input: Any,
-    handler: Handler | None,
-    parsed: Any,
-    refusal: DomainError | None = None,
-) -> orjson.Fragment:
-    """Answer one message in one transaction, on this thread (``steps`` says how)."""
-    return drive(steps(admit, raw_input, handler, parsed, refusal), transact_on(engine))
 
 
 def transact_on(engine: Engine) -> Callable[[Callable[[Repository], Any]], Any]:

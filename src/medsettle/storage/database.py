@@ -47,7 +47,7 @@ def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     # No ping at each check-out (a round trip per message, ~5 % of its CPU): a connection the
     # server dropped fails its first statement, SQLAlchemy then discards the pool, and the
-    # message is run again on a fresh connection (services/messages.run); nothing was committed.
+    # message is run again on a fresh connection (services/messages.steps); nothing was committed.
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
     if on_libpq(engine.dialect):
         _configure_psycopg(engine)

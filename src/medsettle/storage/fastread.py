@@ -235,7 +235,7 @@ def _execute(
 ):
     """Run on the driver; a constraint the statement breaks is raised as SQLAlchemy's
     ``IntegrityError``, as the SQLAlchemy path would (a colliding generated id is retried by
-    ``services/messages.run``, which knows that one)."""
+    ``services/messages.steps``, which knows that one)."""
     driver = connection.connection.driver_connection
     try:
         if compiled.libpq is not None:

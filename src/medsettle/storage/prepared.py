@@ -355,6 +355,6 @@ def _raise_if_failed(session: _Session, pgconn, result) -> None:
         session.prepared.clear()  # deallocated behind our back: prepare anew next time
     error = error_from_result(result, encoding=encoding)
     if isinstance(error, psycopg.IntegrityError):
-        # as SQLAlchemy's, which ``services/messages.run`` retries (a colliding id, a twin)
+        # as SQLAlchemy's, which ``services/messages.steps`` retries (a colliding id, a twin)
         raise IntegrityError(None, None, error) from error
     raise error
